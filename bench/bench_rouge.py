@@ -1,0 +1,305 @@
+"""Compare briefer's offline engine with classic extractive summarisers on eval-dev (issue 5).
+
+Every cluster of ``mds/dev.jsonl`` is summarised by briefer (each document written to a
+``.txt`` file and read with ``read_sources``, so ingest and cleaning are included), by a lead
+baseline (round-robin first sentences of each document) and by sumy's LexRank, TextRank and
+LSA. Every output is cut to the same number of whole words (the reference's length, or a
+fixed budget) and scored against the human reference with rouge-score (stemming on).
+
+NLTK data cannot be downloaded here, so the peers get their sentences from pysbd and their
+words from NLTK's data-free Treebank tokenizer, filtered the way sumy's own tokenizer does.
+
+Usage (from the repository root, with the bench extra installed)::
+
+    python bench/bench_rouge.py
+    python bench/bench_rouge.py --budget 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+import nltk  # type: ignore[import-untyped]
+import pysbd  # type: ignore[import-untyped]
+from rouge_score.rouge_scorer import RougeScorer  # type: ignore[import-untyped]
+from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence  # type: ignore[import-untyped]
+from sumy.nlp.stemmers import Stemmer  # type: ignore[import-untyped]
+from sumy.summarizers.lex_rank import LexRankSummarizer  # type: ignore[import-untyped]
+from sumy.summarizers.lsa import LsaSummarizer  # type: ignore[import-untyped]
+from sumy.summarizers.text_rank import TextRankSummarizer  # type: ignore[import-untyped]
+from sumy.utils import get_stop_words  # type: ignore[import-untyped]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # lets a checkout run the bench without `pip install -e .`
+    sys.path.insert(0, str(REPO_ROOT))
+
+from briefer.errors import BrieferError  # noqa: E402
+from briefer.extractive import ExtractiveEngine  # noqa: E402
+from briefer.models import BriefOptions  # noqa: E402
+from briefer.pipeline import build_briefing  # noqa: E402
+from briefer.sources import read_sources  # noqa: E402
+
+LANGUAGE = "english"
+METRICS = ("rouge1", "rouge2", "rougeL")
+SYSTEMS = ("briefer", "lead", "lexrank", "textrank", "lsa")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+Summarize = Callable[[list[list[list[str]]], int], str]
+
+
+@dataclass
+class Cluster:
+    """One eval-dev cluster: its documents and the human reference."""
+
+    id: str
+    docs: list[str]
+    reference: str
+
+
+@dataclass
+class SystemRun:
+    """One system's scores over all clusters of one budget."""
+
+    name: str
+    scores: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in METRICS})
+    words: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+
+class _WordTokenizer:
+    """sumy's default word tokenizer minus the punkt step, which needs downloaded NLTK data."""
+
+    _WORD = re.compile(r"^[^\W\d_](?:[^\W\d_]|['-])*$")  # sumy's Tokenizer._WORD_PATTERN
+
+    def to_words(self, sentence: str) -> tuple[str, ...]:
+        tokens = nltk.tokenize.word_tokenize(sentence, preserve_line=True)
+        return tuple(t for t in tokens if self._WORD.match(t))
+
+
+def load_clusters(eval_dir: Path) -> list[Cluster]:
+    """Return the clusters of ``eval_dir/mds/dev.jsonl`` in file order."""
+    with (eval_dir / "mds" / "dev.jsonl").open(encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines if line.strip()]
+    return [
+        Cluster(id=r["id"], docs=[d["text"] for d in r["docs"]], reference=r["references"][0])
+        for r in rows
+    ]
+
+
+def cut_words(text: str, budget: int) -> str:
+    """Return the first ``budget`` whole words of ``text``."""
+    return " ".join(text.split()[:budget])
+
+
+def split_document(text: str, segmenter: Any) -> list[list[str]]:
+    """Return the document's paragraphs, each a list of sentences (pysbd)."""
+    paragraphs = []
+    for block in _PARAGRAPH_BREAK.split(text):
+        sentences = [s.strip() for s in segmenter.segment(block) if s.strip()]
+        if sentences:
+            paragraphs.append(sentences)
+    return paragraphs
+
+
+def summarize_lead(docs: list[list[list[str]]], budget: int) -> str:
+    """Return first sentences taken round-robin across documents until the budget is met."""
+    queues = [[s for paragraph in doc for s in paragraph] for doc in docs]
+    chosen: list[str] = []
+    words = 0
+    for depth in range(max(map(len, queues), default=0)):
+        for queue in queues:
+            if depth < len(queue) and words < budget:
+                chosen.append(queue[depth])
+                words += len(queue[depth].split())
+    return " ".join(chosen)
+
+
+def _make_sumy(summarizer_class: Any) -> Summarize:
+    """Return a summarize function running one sumy summarizer over the whole cluster."""
+    summarizer = summarizer_class(Stemmer(LANGUAGE))
+    summarizer.stop_words = get_stop_words(LANGUAGE)
+    tokenizer = _WordTokenizer()
+
+    def summarize(docs: list[list[list[str]]], budget: int) -> str:
+        document = ObjectDocumentModel(
+            [
+                Paragraph([Sentence(s, tokenizer) for s in paragraph])
+                for doc in docs
+                for paragraph in doc
+            ]
+        )
+
+        def best_until_budget(ranked: list[Any]) -> list[Any]:
+            # sumy hands over its sentences best-rated first; keep them until the budget is met
+            kept, words = [], 0
+            for info in ranked:
+                if words >= budget:
+                    break
+                kept.append(info)
+                words += len(str(info.sentence).split())
+            return kept
+
+        return " ".join(str(s) for s in summarizer(document, best_until_budget))
+
+    return summarize
+
+
+def summarize_briefer(cluster: Cluster, budget: int, workdir: Path) -> str:
+    """Return briefer's bullet texts for the cluster, read from files like a user's pile."""
+    folder = workdir / cluster.id
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, text in enumerate(cluster.docs):
+        path = folder / f"doc{number:02d}.txt"
+        path.write_text(text, encoding="utf-8")
+        paths.append(str(path))
+    options = BriefOptions(length=None, max_words=budget, audience="general")
+    briefing = build_briefing(read_sources(paths), ExtractiveEngine(), options)
+    return " ".join(b.text for b in briefing.bullets)
+
+
+def evaluate(clusters: Sequence[Cluster], budget_spec: str, workdir: Path) -> list[SystemRun]:
+    """Return every system's scores over ``clusters`` for one budget (``reference`` or N)."""
+    scorer = RougeScorer(list(METRICS), use_stemmer=True)
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    peers: dict[str, Summarize] = {
+        "lead": summarize_lead,
+        "lexrank": _make_sumy(LexRankSummarizer),
+        "textrank": _make_sumy(TextRankSummarizer),
+        "lsa": _make_sumy(LsaSummarizer),
+    }
+    runs = {name: SystemRun(name) for name in SYSTEMS}
+    for cluster in clusters:
+        budget = _budget(budget_spec, cluster)
+        outputs: dict[str, str] = {}
+        clock = time.perf_counter()
+        try:
+            outputs["briefer"] = summarize_briefer(cluster, budget, workdir / budget_spec)
+        except BrieferError as error:  # scored as empty, reported under the table
+            outputs["briefer"] = ""
+            runs["briefer"].failures.append(f"{cluster.id}: {error}")
+        runs["briefer"].seconds += time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        docs = [split_document(text, segmenter) for text in cluster.docs]
+        split_seconds = time.perf_counter() - clock
+        for name, summarize in peers.items():
+            clock = time.perf_counter()
+            outputs[name] = summarize(docs, budget)
+            runs[name].seconds += time.perf_counter() - clock + split_seconds
+
+        for name, text in outputs.items():
+            cut = cut_words(text, budget)
+            score = scorer.score(cluster.reference, cut)
+            for metric in METRICS:
+                runs[name].scores[metric].append(100 * score[metric].fmeasure)
+            runs[name].words.append(len(cut.split()))
+    return [runs[name] for name in SYSTEMS]
+
+
+def _budget(spec: str, cluster: Cluster) -> int:
+    return len(cluster.reference.split()) if spec == "reference" else int(spec)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_report(clusters: Sequence[Cluster], runs: Sequence[SystemRun], budget: str) -> str:
+    """Return the system table and the per-cluster ROUGE-2 of briefer against the best peer."""
+    label = "the reference's length" if budget == "reference" else f"{budget} words"
+    rows: list[tuple[str, ...]] = [("system", "R-1", "R-2", "R-L", "words", "time")]
+    rows += [
+        (
+            r.name,
+            *(f"{mean(r.scores[m]):.1f}" for m in METRICS),
+            f"{mean(r.words):.0f}",
+            f"{r.seconds:.1f} s",
+        )
+        for r in runs
+    ]
+    mine = next(r for r in runs if r.name == "briefer")
+    best = max((r for r in runs if r.name != "briefer"), key=lambda r: mean(r.scores["rouge2"]))
+    per_cluster: list[tuple[str, ...]] = [
+        ("cluster", "docs", "budget", "briefer", best.name, "diff")
+    ]
+    for i, cluster in enumerate(clusters):
+        ours, theirs = mine.scores["rouge2"][i], best.scores["rouge2"][i]
+        per_cluster.append(
+            (
+                cluster.id,
+                str(len(cluster.docs)),
+                str(_budget(budget, cluster)),
+                f"{ours:.1f}",
+                f"{theirs:.1f}",
+                f"{ours - theirs:+.1f}",
+            )
+        )
+    ahead = sum(a > b for a, b in zip(mine.scores["rouge2"], best.scores["rouge2"], strict=True))
+    parts = [
+        f"Budget: {label}; mean F1 x 100 over {len(clusters)} clusters (rouge-score, stemmed)",
+        _table(rows),
+        "",
+        f"ROUGE-2 per cluster: briefer vs best peer ({best.name})",
+        _table(per_cluster),
+        f"briefer ahead of {best.name} on {ahead} of {len(clusters)} clusters",
+    ]
+    parts += [f"briefer failed on {failure}" for failure in mine.failures]
+    return "\n".join(parts)
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--eval-dir", type=Path, default=REPO_ROOT.parent / "shared" / "eval-dev")
+    parser.add_argument(
+        "--budget",
+        action="append",
+        help="'reference' (each reference's word count) or a number of words; repeatable "
+        "(default: reference, then 100)",
+    )
+    args = parser.parse_args(argv)
+    args.budget = args.budget or ["reference", "100"]
+    for spec in args.budget:
+        if spec != "reference" and not (spec.isdigit() and int(spec) > 0):
+            parser.error(f"--budget must be 'reference' or a positive number, not {spec!r}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every system at every requested budget and print the tables."""
+    args = _parse_args(argv)
+    clusters = load_clusters(args.eval_dir)
+    print(f"command: {shlex.join(sys.orig_argv)}")
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="briefer-rouge-") as tmp:
+        for budget in args.budget:
+            runs = evaluate(clusters, budget, Path(tmp))
+            print()
+            print(format_report(clusters, runs, budget))
+    print(f"\ntotal time: {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

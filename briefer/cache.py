@@ -1,0 +1,180 @@
+"""Stores of model exchanges: the response cache, record/replay cassettes and the trace.
+
+- ``ResponseCache``: one JSON file per request under the user's cache directory, keyed by
+  the sha256 of the request payload (model, messages, schema, parameters; never the key),
+  so a re-run after an interruption repeats no finished call.
+- ``Cassette``: a JSONL file of ``{"key", "request", "reply"}`` lines. Recording appends
+  every exchange served; replaying serves replies by key with no network.
+- ``Tracer``: numbered JSON files of every request, reply and intermediate list of a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from briefer.errors import ConfigError, LLMError
+
+Payload = Mapping[str, object]
+
+
+class StoredReply(BaseModel):
+    """The part of a chat completion briefer uses, as cached, recorded and replayed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: str | None
+    finish_reason: str
+    refusal: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+def request_key(payload: Payload) -> str:
+    """Return the sha256 of the canonical JSON of a request payload."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """On-disk replies keyed by request hash; unreadable entries count as misses."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def get(self, key: str) -> StoredReply | None:
+        """Return the cached reply for ``key``, or None."""
+        try:
+            return StoredReply.model_validate_json(self._path(key).read_bytes())
+        except (OSError, ValidationError):
+            return None
+
+    def put(self, key: str, reply: StoredReply) -> None:
+        """Store ``reply`` under ``key`` atomically (a crash leaves no half-written entry)."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path, reply.model_dump_json())
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the response cache in {self.directory} ({exc.strerror}): "
+                "set BRIEFER_CACHE_DIR or pass --no-cache"
+            ) from None
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+
+class Cassette:
+    """A JSONL recording of exchanges, opened for ``record`` (truncating) or ``replay``."""
+
+    def __init__(self, path: Path, mode: str) -> None:
+        self.path = path
+        self.mode = mode
+        self._lock = threading.Lock()
+        self._replies: dict[str, deque[StoredReply]] = {}
+        self._last: dict[str, StoredReply] = {}
+        if mode == "replay":
+            self._load()
+        elif mode == "record":
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text("", encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"cannot record to {path} ({exc.strerror})") from None
+        else:
+            raise ValueError(f"unknown cassette mode {mode!r}")
+
+    def has(self, key: str) -> bool:
+        """Return whether the cassette holds a reply for ``key``."""
+        return key in self._last
+
+    def replay(self, key: str) -> StoredReply:
+        """Return the next recorded reply for ``key`` (the last one again once used up)."""
+        with self._lock:
+            queue = self._replies.get(key)
+            if queue:
+                return queue.popleft()
+            if key in self._last:
+                return self._last[key]
+        raise LLMError(
+            f"the cassette {self.path} has no reply for a request of this run (the sources, "
+            "options or prompts differ from the recording): record it again with --record"
+        )
+
+    def record(self, key: str, payload: Payload, reply: StoredReply) -> None:
+        """Append one exchange."""
+        line = json.dumps(
+            {"key": key, "request": payload, "reply": reply.model_dump()}, ensure_ascii=False
+        )
+        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def _load(self) -> None:
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the cassette {self.path} ({exc.strerror})") from None
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                key = entry.get("key") or request_key(entry["request"])
+                reply = StoredReply.model_validate(entry["reply"])
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ConfigError(
+                    f"{self.path}:{number} is not a cassette line ({exc}); record it again"
+                ) from None
+            self._replies.setdefault(key, deque()).append(reply)
+            self._last[key] = reply
+
+
+class Tracer:
+    """Writes numbered JSON files into a directory so a user can follow a run step by step."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._count = 0
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the trace directory {directory}: {exc}") from None
+
+    def write(self, label: str, data: object) -> Path:
+        """Write ``data`` as ``NNNN-<label>.json`` and return the path."""
+        with self._lock:
+            self._count += 1
+            number = self._count
+        slug = re.sub(r"[^A-Za-z0-9.+-]+", "-", label).strip("-")[:80] or "item"
+        path = self.directory / f"{number:04d}-{slug}.json"
+        text = json.dumps(data, ensure_ascii=False, indent=2, default=_jsonable)
+        path.write_text(text + "\n", encoding="utf-8")
+        return path
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,185 @@
+"""Chunking: ``Source`` -> ``Passage`` (whole sentences) -> ``Chunk`` (one map call).
+
+Sentences come from syntok, which keeps abbreviations ("U.S.", "Sen.", "Feb. 24"),
+initials and closing quotes with their sentence. Passages pack consecutive whole sentences
+of one kept block; chunks pack consecutive whole passages of one source. Nothing is ever cut
+inside a sentence, and every span is an offset range into ``source.text``, so a passage's
+text can always be found again in its source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from syntok import segmenter
+
+from briefer.models import Chunk, Passage, Source, Span
+from briefer.tokens import TokenCounter
+
+# Must match how ``Chunk.text`` joins its passages, so a chunk's count is its text's count.
+_CHUNK_SEPARATOR = "\n\n"
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Return the spans of the sentences in ``text[start:end]``, trimmed of whitespace."""
+    stop = len(text) if end is None else end
+    piece = text[start:stop]
+    # Cut where each sentence's first token begins, so every character of the piece lands
+    # in exactly one sentence even if syntok leaves some outside its tokens. analyze() runs
+    # on the slice because it pads its input with one space per offset character.
+    cuts = [sentence[0].offset for paragraph in segmenter.analyze(piece) for sentence in paragraph]
+    if not cuts:
+        return []
+    cuts[0] = 0
+    spans: list[Span] = []
+    for left, right in zip(cuts, [*cuts[1:], len(piece)], strict=True):
+        span = _trim(piece, left, right)
+        if span is not None:
+            spans.append(Span(start=start + span[0], end=start + span[1]))
+    return spans
+
+
+def make_passages(
+    source: Source, count_tokens: TokenCounter, max_tokens: int = 96
+) -> list[Passage]:
+    """Return the passages of ``source``: whole sentences of one block, up to ``max_tokens``."""
+    _require_positive(max_tokens, "max_tokens")
+    passages: list[Passage] = []
+    for block in source.blocks:
+        sentences = split_sentences(source.text, block.start, block.end)
+        for group, n_tokens in _pack_sentences(source.text, sentences, count_tokens, max_tokens):
+            passages.append(_make_passage(source, len(passages) + 1, group, n_tokens))
+    return passages
+
+
+def make_chunks(
+    passages: list[Passage], count_tokens: TokenCounter, max_tokens: int = 1500
+) -> list[Chunk]:
+    """Return chunks of consecutive whole passages of one source, up to ``max_tokens`` each."""
+    _require_positive(max_tokens, "max_tokens")
+    chunks: list[Chunk] = []
+    numbers: dict[str, int] = {}
+    for group, n_tokens in _pack_passages(passages, count_tokens, max_tokens):
+        source_id = group[0].source_id
+        numbers[source_id] = numbers.get(source_id, 0) + 1
+        chunks.append(
+            Chunk(
+                id=f"{source_id}.C{numbers[source_id]}",
+                source_id=source_id,
+                passages=group,
+                n_tokens=n_tokens,
+            )
+        )
+    return chunks
+
+
+def chunk_source(
+    source: Source,
+    count_tokens: TokenCounter,
+    passage_tokens: int = 96,
+    chunk_tokens: int = 1500,
+) -> tuple[list[Passage], list[Chunk]]:
+    """Return the passages of ``source`` and the chunks that group them."""
+    passages = make_passages(source, count_tokens, passage_tokens)
+    return passages, make_chunks(passages, count_tokens, chunk_tokens)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def _pack_sentences(
+    text: str, sentences: list[Span], count_tokens: TokenCounter, max_tokens: int
+) -> list[tuple[list[Span], int]]:
+    """Return runs of sentences whose covering text fits ``max_tokens``, with exact counts."""
+    sizes = [count_tokens(text[s.start : s.end]) for s in sentences]
+    runs = _pack(
+        sizes,
+        count_tokens(" "),
+        lambda i, j: count_tokens(text[sentences[i].start : sentences[j - 1].end]),
+        max_tokens,
+    )
+    return [(sentences[i:j], n) for i, j, n in runs]
+
+
+def _pack_passages(
+    passages: list[Passage], count_tokens: TokenCounter, max_tokens: int
+) -> list[tuple[list[Passage], int]]:
+    """Return runs of passages of one source whose joined text fits ``max_tokens``."""
+    return [
+        run
+        for group in _group_by_source(passages)
+        for run in _pack_source_passages(group, count_tokens, max_tokens)
+    ]
+
+
+def _pack_source_passages(
+    passages: list[Passage], count_tokens: TokenCounter, max_tokens: int
+) -> list[tuple[list[Passage], int]]:
+    runs = _pack(
+        [count_tokens(p.text) for p in passages],
+        count_tokens(_CHUNK_SEPARATOR),
+        lambda i, j: count_tokens(_CHUNK_SEPARATOR.join(p.text for p in passages[i:j])),
+        max_tokens,
+    )
+    return [(passages[i:j], n) for i, j, n in runs]
+
+
+def _pack(
+    sizes: list[int],
+    joiner: int,
+    count_range: Callable[[int, int], int],
+    max_tokens: int,
+) -> list[tuple[int, int, int]]:
+    """Return greedy ``(start, stop, tokens)`` runs of items whose joined count fits.
+
+    Runs grow on the sum of the items' counts (counting each piece once keeps this linear),
+    then the joined text is counted exactly and the run shrinks while it is over the limit,
+    because token counts of parts do not add up exactly. A single item may exceed the limit.
+    """
+    runs: list[tuple[int, int, int]] = []
+    start = 0
+    while start < len(sizes):
+        stop, estimate = start + 1, sizes[start]
+        while stop < len(sizes) and estimate + joiner + sizes[stop] <= max_tokens:
+            estimate += joiner + sizes[stop]
+            stop += 1
+        exact = count_range(start, stop)
+        while exact > max_tokens and stop - start > 1:
+            stop -= 1
+            exact = count_range(start, stop)
+        runs.append((start, stop, exact))
+        start = stop
+    return runs
+
+
+def _group_by_source(passages: list[Passage]) -> list[list[Passage]]:
+    groups: list[list[Passage]] = []
+    for passage in passages:
+        if groups and groups[-1][0].source_id == passage.source_id:
+            groups[-1].append(passage)
+        else:
+            groups.append([passage])
+    return groups
+
+
+def _make_passage(source: Source, number: int, sentences: list[Span], n_tokens: int) -> Passage:
+    start, end = sentences[0].start, sentences[-1].end
+    return Passage(
+        id=f"{source.id}.P{number}",
+        source_id=source.id,
+        start=start,
+        end=end,
+        text=source.text[start:end],
+        n_tokens=n_tokens,
+        sentences=sentences,
+    )
+
+
+def _require_positive(value: int, name: str) -> None:
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")

@@ -1,0 +1,326 @@
+"""Settings: the one place that reads ``os.environ`` and ``.env``.
+
+Precedence for every field is flag (an explicit override) > environment > ``.env`` > default.
+``Settings`` remembers where each value came from so ``briefer config`` can show it. The API
+key is a ``SecretStr``: it never appears in ``repr``, ``str``, logs, the cache or errors.
+
+Budgets follow the model: ``budgets_for`` derives the map chunk size and the reduce budget
+from the model's context window (``KNOWN_MODELS``, overridable with ``context_window``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from dotenv import dotenv_values
+from platformdirs import user_cache_dir
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from briefer.errors import ConfigError
+
+StructuredMode = Literal["auto", "json_schema", "json_object", "none"]
+
+
+class ModelInfo(BaseModel):
+    """What briefer knows about a model: its context window and output limit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    context_window: int
+    max_output: int
+    fixed_temperature: bool = False  # reasoning models reject any temperature but the default
+
+
+class Price(BaseModel):
+    """US dollars per million tokens."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: float
+    output: float
+
+
+# Matched by longest prefix, so dated snapshots ("gpt-4o-mini-2024-07-18") and local tags
+# ("llama3.1:8b") find their family. Local servers often run a smaller context than the
+# model supports (Ollama's num_ctx), so local families are listed conservatively.
+KNOWN_MODELS: dict[str, ModelInfo] = {
+    "gpt-4o-mini": ModelInfo(context_window=128_000, max_output=16_384),
+    "gpt-4o": ModelInfo(context_window=128_000, max_output=16_384),
+    "gpt-4.1": ModelInfo(context_window=1_047_576, max_output=32_768),
+    "gpt-4-turbo": ModelInfo(context_window=128_000, max_output=4_096),
+    "gpt-3.5-turbo": ModelInfo(context_window=16_385, max_output=4_096),
+    "gpt-5": ModelInfo(context_window=400_000, max_output=128_000, fixed_temperature=True),
+    "o1": ModelInfo(context_window=200_000, max_output=100_000, fixed_temperature=True),
+    "o3": ModelInfo(context_window=200_000, max_output=100_000, fixed_temperature=True),
+    "o4-mini": ModelInfo(context_window=200_000, max_output=100_000, fixed_temperature=True),
+    "llama3": ModelInfo(context_window=8_192, max_output=2_048),
+    "qwen2.5": ModelInfo(context_window=32_768, max_output=8_192),
+    "mistral": ModelInfo(context_window=32_768, max_output=8_192),
+}
+UNKNOWN_MODEL = ModelInfo(context_window=8_192, max_output=2_048)
+
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-4o-mini": Price(input=0.15, output=0.60),
+    "gpt-4o": Price(input=2.50, output=10.00),
+    "gpt-4.1-nano": Price(input=0.10, output=0.40),
+    "gpt-4.1-mini": Price(input=0.40, output=1.60),
+    "gpt-4.1": Price(input=2.00, output=8.00),
+    "gpt-3.5-turbo": Price(input=0.50, output=1.50),
+    "o3-mini": Price(input=1.10, output=4.40),
+    "o4-mini": Price(input=1.10, output=4.40),
+}
+
+# Field -> environment variable. ``api_key`` is read from the variable named by api_key_env.
+ENV_VARS: dict[str, str] = {
+    "model": "BRIEFER_MODEL",
+    "base_url": "OPENAI_BASE_URL",
+    "api_key_env": "BRIEFER_API_KEY_ENV",
+    "concurrency": "BRIEFER_CONCURRENCY",
+    "temperature": "BRIEFER_TEMPERATURE",
+    "context_window": "BRIEFER_CONTEXT_WINDOW",
+    "structured": "BRIEFER_STRUCTURED",
+    "timeout": "BRIEFER_TIMEOUT",
+    "max_retries": "BRIEFER_MAX_RETRIES",
+    "retry_wait": "BRIEFER_RETRY_WAIT",
+    "repair_rounds": "BRIEFER_REPAIR_ROUNDS",
+    "single_call": "BRIEFER_SINGLE_CALL",
+    "cache_dir": "BRIEFER_CACHE_DIR",
+    "use_cache": "BRIEFER_CACHE",
+    "record_path": "BRIEFER_RECORD",
+    "replay_path": "BRIEFER_REPLAY",
+    "trace_dir": "BRIEFER_TRACE",
+    "prompts_dir": "BRIEFER_PROMPTS_DIR",
+    "prompt_versions": "BRIEFER_PROMPT_VERSION",
+}
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+
+
+class Settings(BaseModel):
+    """Everything the LLM engine needs, resolved once and passed down as an argument."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_env: str = DEFAULT_API_KEY_ENV
+    concurrency: int = Field(default=4, ge=1, le=64)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    context_window: int | None = Field(default=None, ge=2048)
+    max_output_tokens: int | None = Field(default=None, ge=16)
+    structured: StructuredMode = "auto"
+    timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0)
+    retry_wait: float = Field(default=1.0, ge=0)
+    retry_max_wait: float = Field(default=60.0, ge=0)
+    repair_rounds: int = Field(default=1, ge=0)
+    single_call: bool = True
+    cache_dir: Path = Field(default_factory=lambda: Path(user_cache_dir("briefer")) / "llm")
+    use_cache: bool = True
+    record_path: Path | None = None
+    replay_path: Path | None = None
+    trace_dir: Path | None = None
+    prompts_dir: Path | None = None
+    prompt_versions: dict[str, int] = Field(default_factory=dict)
+    prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    origins: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("prompt_versions", mode="before")
+    @classmethod
+    def _parse_versions(cls, value: object) -> object:
+        return parse_prompt_versions(value) if isinstance(value, str) else value
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Return whether an LLM is configured: an API key, a base URL or a cassette to replay."""
+        has_key = self.api_key is not None and bool(self.api_key.get_secret_value())
+        return has_key or self.base_url is not None or self.replay_path is not None
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """Return the known limits of ``model``, with ``context_window`` applied."""
+        info = lookup_model(self.model)
+        if self.context_window is not None:
+            info = info.model_copy(update={"context_window": self.context_window})
+        return info
+
+
+class Budgets(BaseModel):
+    """Token budgets of one run, all derived from the model's context window."""
+
+    model_config = ConfigDict(frozen=True)
+
+    context_window: int
+    output_tokens: int  # reserved for the reply of every call
+    prompt_overhead: int  # reserved for the fixed template text of every call
+    map_tokens: int  # source text per map call (also the chunker's chunk size)
+    reduce_tokens: int  # claim text per reduce call
+
+
+def parse_prompt_versions(text: object) -> dict[str, int]:
+    """Return ``{name: version}`` from ``"map=2,reduce=1"``; a bare ``"2"`` means every template."""
+    if not isinstance(text, str):
+        raise ConfigError(f"prompt versions must be text like 'map=2', not {text!r}")
+    versions: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, number = part.rpartition("=")
+        try:
+            versions[name.strip() or "*"] = int(number.lstrip("v"))
+        except ValueError:
+            raise ConfigError(
+                f"cannot read prompt version {part!r}: write NAME=N (map=2) or a bare N"
+            ) from None
+    return versions
+
+
+def lookup_model(model: str) -> ModelInfo:
+    """Return what ``KNOWN_MODELS`` says about ``model`` (longest prefix match), else a default."""
+    name = model.lower().rsplit("/", 1)[-1]  # "openai/gpt-4o" as some proxies spell it
+    matches = [prefix for prefix in KNOWN_MODELS if name.startswith(prefix)]
+    return KNOWN_MODELS[max(matches, key=len)] if matches else UNKNOWN_MODEL
+
+
+def lookup_price(settings: Settings) -> Price | None:
+    """Return the price of ``settings.model`` (longest prefix match), or None when unknown."""
+    name = settings.model.lower().rsplit("/", 1)[-1]
+    matches = [prefix for prefix in settings.prices if name.startswith(prefix)]
+    return settings.prices[max(matches, key=len)] if matches else None
+
+
+def estimate_cost(settings: Settings, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Return the cost in US dollars of the given tokens, or None when the price is unknown."""
+    price = lookup_price(settings)
+    if price is None:
+        return None
+    return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
+
+
+def budgets_for(settings: Settings, prompt_overhead: int = 1_024) -> Budgets:
+    """Return the token budgets of a run derived from the model's context window."""
+    info = settings.model_info
+    window = info.context_window
+    output = min(settings.max_output_tokens or info.max_output, window // 4)
+    room = window - output - prompt_overhead
+    if room < 256:
+        raise ConfigError(
+            f"a context window of {window} tokens leaves no room for sources after the prompt "
+            f"({prompt_overhead} tokens) and the reply ({output}): set --context-window higher"
+        )
+    # A map reply (claims with quotes) runs to about half its input, so a map call's input
+    # is held to twice the reply budget: more would be cut off as finish_reason "length".
+    return Budgets(
+        context_window=window,
+        output_tokens=output,
+        prompt_overhead=prompt_overhead,
+        map_tokens=min(room, 2 * output),
+        reduce_tokens=room,
+    )
+
+
+def load_settings(
+    overrides: Mapping[str, object] | None = None,
+    env_file: str | Path | None = ".env",
+) -> Settings:
+    """Return the effective settings: overrides (None = not given) > environment > .env > default.
+
+    Raises:
+        ConfigError: a value cannot be used; the message names it and where it came from.
+    """
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(Settings.model_fields) - {"origins"})
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    dotenv = _read_dotenv(env_file)
+    values: dict[str, object] = {}
+    origins: dict[str, str] = {}
+    for name, variable in ENV_VARS.items():
+        _resolve(name, variable, given, dotenv, values, origins)
+    for name in set(given) - set(ENV_VARS):
+        values[name], origins[name] = given[name], "flag"
+    key_env = str(values.get("api_key_env") or DEFAULT_API_KEY_ENV)
+    if "api_key" not in given:
+        _resolve("api_key", key_env, given, dotenv, values, origins)
+    try:
+        return Settings.model_validate({**values, "origins": origins})
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, origins, key_env)) from None
+
+
+def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
+    """Return ``(name, value, origin)`` rows for ``briefer config``; the API key is masked."""
+    rows: list[tuple[str, str, str]] = []
+    for name in Settings.model_fields:
+        if name in {"origins", "prices"}:
+            continue
+        value = getattr(settings, name)
+        if name == "api_key":
+            shown = "****** (set)" if value is not None else "(not set)"
+            origin = settings.origins.get(name, "not set")
+            if origin in {"environment", ".env"}:
+                origin = f"{origin} ({settings.api_key_env})"
+        else:
+            shown = _show(value)
+            origin = settings.origins.get(name, "default")
+        rows.append((name, shown, origin))
+    info, budgets = settings.model_info, budgets_for(settings)
+    known = "known models table" if settings.context_window is None else "context_window"
+    rows.append(("model context window", f"{info.context_window} tokens", known))
+    rows.append(("map tokens per call", str(budgets.map_tokens), "derived"))
+    rows.append(("reduce tokens per call", str(budgets.reduce_tokens), "derived"))
+    price = lookup_price(settings)
+    shown_price = f"${price.input}/${price.output} per 1M in/out" if price else "unknown"
+    rows.append(("price", shown_price, "prices table"))
+    return rows
+
+
+def _resolve(
+    name: str,
+    variable: str,
+    given: Mapping[str, object],
+    dotenv: Mapping[str, str | None],
+    values: dict[str, object],
+    origins: dict[str, str],
+) -> None:
+    if name in given:
+        values[name], origins[name] = given[name], "flag"
+    elif os.environ.get(variable, "") != "":
+        values[name], origins[name] = os.environ[variable], "environment"
+    elif dotenv.get(variable):
+        values[name], origins[name] = dotenv[variable], ".env"
+
+
+def _read_dotenv(env_file: str | Path | None) -> dict[str, str | None]:
+    if env_file is None or not Path(env_file).is_file():
+        return {}
+    try:
+        return dotenv_values(env_file)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {env_file}: {exc}; fix or remove the file") from None
+
+
+def _explain(exc: ValidationError, origins: Mapping[str, str], key_env: str) -> str:
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        variable = key_env if name == "api_key" else ENV_VARS.get(name, name)
+        origin = origins.get(name, "default")
+        where = f"--{name.replace('_', '-')}" if origin == "flag" else f"{variable} ({origin})"
+        # Never echo the rejected value: it may be the key.
+        problems.append(f"{where}: {error['msg'].lower()}")
+    return "invalid setting " + "; ".join(problems) + "; fix the value and run again"
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "(not set)"
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items()) or "(defaults)"
+    return str(value)

@@ -1,0 +1,416 @@
+"""The embedded offline engine: Chunk -> Claim (map) and Claim -> Draft (reduce).
+
+Map: every story sentence of a chunk that reads as a statement becomes a claim quoting
+itself, so its evidence is verbatim by construction. Reduce: sentences are scored by
+centrality (TF-IDF cosine to the centroid of the sources), corroboration (how many
+independent sources say the same thing), position (news leads with what matters) and the
+audience's cues; the best are taken without redundancy, each merged with the matching
+sentences of other sources so the bullet cites every source that reports the fact, and
+cut to the word budget without breaking a sentence.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from briefer.grounding import extract_numbers
+from briefer.models import (
+    Audience,
+    BriefOptions,
+    Chunk,
+    Citation,
+    Claim,
+    Draft,
+    DraftBullet,
+    DraftSection,
+    Passage,
+    PromptRef,
+    RejectedClaim,
+    Source,
+    Usage,
+)
+from briefer.synthesis import (
+    Statement,
+    centroid_similarity,
+    content_stems,
+    count_words,
+    misspelling_rates,
+    similarity_rows,
+    vectorize,
+)
+
+ENGINE_NAME = "extractive"
+ENGINE_VERSION = 1
+
+# Tuned on the bundled example and the eval-dev clusters as a whole, never per example.
+MIN_WORDS = 6
+MAX_WORDS = 70
+CANDIDATE_POOL = 120  # picks ranked before the budget cut
+SINGLE_SOURCE = 0.5  # weight of a concept only one independent source mentions
+CLEANER_BY = 0.15  # cleanliness margin at which another source's wording is preferred
+MISSPELLING_ALLOWANCE = 0.05  # share of oddly spelled names any clean source may have
+SAME_FACT = 0.38  # cosine at which two sentences from different sources state one fact
+REDUNDANT = 0.45  # cosine above which a candidate repeats an already chosen bullet
+
+_URL = re.compile(r"https?://|www\.", re.IGNORECASE)
+# Sentences that lean on the one before them read badly out of context.
+_DANGLING_START = re.compile(
+    r"^[\"'“‘]?(?:he|she|it|they|this|these|those|that|his|her|its|their|also|but|and|"
+    r"however|instead|meanwhile|still|yet|the (?:first|second|third|latter|former|same))\b",
+    re.IGNORECASE,
+)
+_HAS_DIGIT_OR_NUMBER_WORD = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|"
+    r"million|billion|percent)\b",
+    re.IGNORECASE,
+)
+_OUTCOME = re.compile(
+    r"\b(agree[ds]?|agreement|ended?|conclud\w*|fail\w*|decid\w*|decision|announc\w*|"
+    r"approv\w*|reject\w*|declin\w*|sign\w*|breakthrough|deal|outcome|result\w*|"
+    r"achiev\w*|progress|exchange|swap|launch\w*|killed|damage|cost)\b",
+    re.IGNORECASE,
+)
+_NEXT = re.compile(
+    r"\b(will|would|next|expects?|expected|plans?|planned|upcoming|by the end of|"
+    r"proposed|propose|set to|coming|future|deadline)\b",
+    re.IGNORECASE,
+)
+_ATTRIBUTION = re.compile(
+    r"\b(said|says|told|stated|according to|insist\w*|demand\w*|reiterat\w*|"
+    r"criticiz\w*|criticis\w*|accus\w*|argu\w*|call(?:ed|s) for|warn\w*|"
+    r"position|condition\w*|proposal|memorandum|offer\w*|refus\w*|options?)\b",
+    re.IGNORECASE,
+)
+_CONTEXT = re.compile(
+    r"\b(since|began|begun|previous\w*|earlier|last (?:month|year|week)|in (?:19|20)\d\d|"
+    r"history|first round|initial|invasion|annex\w*|long|background|years?)\b",
+    re.IGNORECASE,
+)
+_QUOTE = re.compile(r"[\"“”]|(?:^|\s)['‘][^']{12,}['’]")
+
+_SECTIONS: dict[Audience, tuple[str, ...]] = {
+    Audience.executive: ("Bottom line", "Key points", "What happens next"),
+    Audience.analyst: ("Outcome", "Positions and demands", "Context"),
+    Audience.general: ("Background", "What happened", "What happens next"),
+}
+
+
+@dataclass
+class _Candidate:
+    index: int
+    score: float
+    members: list[int] = field(default_factory=list)
+    redundant_with: set[int] = field(default_factory=set)
+
+
+class ExtractiveEngine:
+    """The built-in engine: no model, no network, same pipeline contract as the LLM engine."""
+
+    name = ENGINE_NAME
+    model: str | None = None
+
+    def map_chunks(self, chunks: Sequence[Chunk], options: BriefOptions) -> list[Claim]:
+        """Return one self-quoting claim per statement-like sentence of each chunk."""
+        claims: list[Claim] = []
+        for chunk in chunks:
+            for passage in chunk.passages:
+                for number, span in enumerate(passage.sentences, start=1):
+                    text = _source_slice(passage, span.start, span.end)
+                    if not _is_statement(text):
+                        continue
+                    claims.append(
+                        Claim(
+                            id=f"{passage.id}.s{number}",
+                            text=text,
+                            citations=[Citation(passage_id=passage.id, quote=text)],
+                            chunk_id=chunk.id,
+                        )
+                    )
+        return claims
+
+    def repair_claims(
+        self, rejected: Sequence[RejectedClaim], chunks: dict[str, Chunk], options: BriefOptions
+    ) -> list[Claim]:
+        """Return nothing: an extractive claim is its own quote, there is nothing to re-ask."""
+        return []
+
+    def reduce_claims(
+        self,
+        claims: Sequence[Claim],
+        sources: Sequence[Source],
+        passages: dict[str, Passage],
+        options: BriefOptions,
+    ) -> Draft:
+        """Return merged, ranked, budgeted bullets for ``options.audience``."""
+        title = _pick_title(sources)
+        if not claims:
+            return Draft(title=title, sections=[])
+        roots = {s.id: s.duplicate_of or s.id for s in sources}
+        statements = [
+            Statement(
+                key=c.id,
+                text=c.text,
+                source_id=c.citations[0].passage_id.split(".")[0],
+                root_id=roots.get(c.citations[0].passage_id.split(".")[0], "?"),
+            )
+            for c in claims
+        ]
+        candidates = _rank(statements, options)
+        chosen = _select(candidates, statements, options)
+        return Draft(title=title, sections=_arrange(chosen, claims, statements, options))
+
+    def prompt_refs(self) -> list[PromptRef]:
+        """Return no prompts: the extractive engine uses none."""
+        return []
+
+    def usage(self) -> Usage:
+        """Return zero usage: no model calls are made."""
+        return Usage()
+
+
+def _source_slice(passage: Passage, start: int, end: int) -> str:
+    offset = start - passage.start
+    return passage.text[offset : offset + (end - start)]
+
+
+def _is_statement(text: str) -> bool:
+    words = count_words(text)
+    if words < MIN_WORDS or words > MAX_WORDS or _URL.search(text):
+        return False
+    stripped = text.rstrip("\"'”’)] ")
+    if not stripped or stripped[-1] not in ".!":
+        return False
+    first = text.lstrip("\"'“‘(")[:1]
+    return first.isupper() or first.isdigit()
+
+
+def _positions(statements: Sequence[Statement]) -> np.ndarray:
+    seen: dict[str, int] = {}
+    ranks = np.zeros(len(statements), dtype=np.float32)
+    for i, s in enumerate(statements):
+        ranks[i] = seen.get(s.source_id, 0)
+        seen[s.source_id] = int(ranks[i]) + 1
+    return np.asarray(1.0 / np.sqrt(1.0 + ranks), dtype=np.float32)
+
+
+def _audience_weight(text: str, options: BriefOptions, query: set[str]) -> float:
+    preset = options.audience_preset
+    weight = 1.0
+    has_quote = bool(_QUOTE.search(text))
+    if preset is Audience.executive:
+        weight *= 1.25 if _HAS_DIGIT_OR_NUMBER_WORD.search(text) else 1.0
+        weight *= 1.25 if _OUTCOME.search(text) else 1.0
+        weight *= 1.1 if _NEXT.search(text) else 1.0
+        weight *= 0.8 if has_quote else 1.0
+    elif preset is Audience.analyst:
+        weight *= 1.35 if _ATTRIBUTION.search(text) else 0.9
+        weight *= 1.1 if _CONTEXT.search(text) else 1.0
+    else:
+        weight *= 1.3 if _CONTEXT.search(text) else 1.0
+        weight *= 0.75 if has_quote else 1.0
+        weight *= 1.0 if count_words(text) <= 30 else 0.85
+        if query:  # a free-text audience: favour sentences about what it names
+            hits = len(query & set(content_stems(text)))
+            weight *= 1.0 + min(hits, 2)
+    return weight
+
+
+def _cleanliness(statements: Sequence[Statement]) -> np.ndarray:
+    """Return, per statement, how cleanly its source is written (1 clean, 0.4 garbled).
+
+    Garbled sources still corroborate facts; their wording is ranked lower and a cleaner
+    source's sentence is preferred as the text of a bullet they share.
+    """
+    texts: dict[str, list[str]] = {}
+    for statement in statements:
+        texts.setdefault(statement.root_id, []).append(statement.text)
+    rates = misspelling_rates({root: " ".join(parts) for root, parts in texts.items()})
+    clean = {
+        root: 1.0 - min(0.6, max(0.0, rate - MISSPELLING_ALLOWANCE) * 8)
+        for root, rate in rates.items()
+    }
+    return np.asarray([clean[s.root_id] for s in statements], dtype=np.float32)
+
+
+def _concepts(text: str) -> set[str]:
+    """Return the concepts a sentence covers: bigrams of its stemmed content words and numbers."""
+    words = content_stems(text) + [str(n) for n in extract_numbers(text)]
+    stems = content_stems(text)
+    return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | set(words[len(stems) :])
+
+
+def _concept_weights(
+    concepts: Sequence[set[str]], statements: Sequence[Statement], position: np.ndarray
+) -> dict[str, float]:
+    """Weigh each concept by the independent sources that mention it, earliest mention first.
+
+    A concept several independent reports carry is what the story is about; one that only a
+    single source mentions still counts, at a discount.
+    """
+    best: dict[str, dict[str, float]] = {}
+    for statement, found, weight in zip(statements, concepts, position.tolist(), strict=True):
+        for concept in found:
+            per_root = best.setdefault(concept, {})
+            per_root[statement.root_id] = max(per_root.get(statement.root_id, 0.0), weight)
+    return {
+        concept: sum(per_root.values()) * (1.0 if len(per_root) > 1 else SINGLE_SOURCE)
+        for concept, per_root in best.items()
+    }
+
+
+def _rank(statements: Sequence[Statement], options: BriefOptions) -> list[_Candidate]:
+    """Return statements chosen greedily for concept coverage per word, best first.
+
+    This is the budgeted maximum-coverage view of summarisation (Gillick & Favre, 2009):
+    each pick adds the weight of the concepts it newly covers, scaled by how well the
+    sentence suits the audience and reads on its own, divided by its length. Lazy greedy
+    evaluation keeps it fast: a sentence's gain can only shrink as coverage grows.
+    """
+    position = _positions(statements)
+    concepts = [_concepts(s.text) for s in statements]
+    weights = _concept_weights(concepts, statements, position)
+    fluency = _cleanliness(statements)
+    query = set() if options.audience_preset else set(content_stems(options.audience))
+    factor = [
+        _audience_weight(s.text, options, query)
+        * (0.75 if _DANGLING_START.search(s.text) else 1.0)
+        * float(fluency[i])
+        * (0.8 + 0.2 * float(position[i]))
+        / np.sqrt(count_words(s.text))
+        for i, s in enumerate(statements)
+    ]
+    covered: set[str] = set()
+    heap = [(-sum(weights[c] for c in concepts[i]) * factor[i], i) for i in range(len(statements))]
+    heapq.heapify(heap)
+    ranked: list[_Candidate] = []
+    while heap and len(ranked) < CANDIDATE_POOL:
+        stale, i = heapq.heappop(heap)
+        gain = sum(weights[c] for c in concepts[i] - covered) * factor[i]
+        if gain <= 0:
+            continue
+        if heap and gain < -heap[0][0] - 1e-9 and gain < -stale - 1e-9:
+            heapq.heappush(heap, (-gain, i))
+            continue
+        ranked.append(_Candidate(index=i, score=gain, members=[i]))
+        covered |= concepts[i]
+    return _merge_sources(ranked, statements, fluency)
+
+
+def _merge_sources(
+    ranked: list[_Candidate], statements: Sequence[Statement], fluency: np.ndarray
+) -> list[_Candidate]:
+    """Attach to each pick the matching sentence of every other source that states it."""
+    matrix = vectorize([s.text for s in statements])
+    similar = similarity_rows(matrix, [c.index for c in ranked])
+    for row, candidate in enumerate(ranked):
+        members = _compatible(
+            [candidate.index, *_best_match_per_source(similar[row], statements, candidate.index)],
+            statements,
+        )
+        lead = max(members, key=lambda m: float(fluency[m]))
+        if fluency[lead] - fluency[candidate.index] < CLEANER_BY:
+            lead = candidate.index
+        candidate.index = lead
+        candidate.members = [lead, *(m for m in members if m != lead)]
+        candidate.redundant_with = set(np.nonzero(similar[row] >= REDUNDANT)[0].tolist())
+    return ranked
+
+
+def _best_match_per_source(
+    row: np.ndarray, statements: Sequence[Statement], index: int
+) -> list[int]:
+    """Return, per other source, its sentence most similar to ``index`` if it states the fact."""
+    own = statements[index].source_id
+    best: dict[str, tuple[float, int]] = {}
+    for j in np.nonzero(row >= SAME_FACT)[0].tolist():
+        source = statements[j].source_id
+        if source == own:
+            continue
+        value = float(row[j])
+        if source not in best or value > best[source][0]:
+            best[source] = (value, j)
+    return [j for _, j in sorted(best.values(), reverse=True)]
+
+
+def _compatible(members: list[int], statements: Sequence[Statement]) -> list[int]:
+    """Drop matches whose figures contradict the lead sentence's: they are not the same fact."""
+    lead_numbers = extract_numbers(statements[members[0]].text)
+    kept = [members[0]]
+    for j in members[1:]:
+        numbers = extract_numbers(statements[j].text)
+        if lead_numbers and numbers and not (lead_numbers & numbers):
+            continue
+        kept.append(j)
+    return kept
+
+
+def _select(
+    candidates: list[_Candidate], statements: Sequence[Statement], options: BriefOptions
+) -> list[_Candidate]:
+    """Return non-redundant candidates, in rank order, whose texts fit the word budget."""
+    chosen: list[_Candidate] = []
+    covered: set[int] = set()
+    budget = options.max_words
+    for candidate in candidates:
+        if budget < MIN_WORDS:
+            break
+        if candidate.index in covered or candidate.redundant_with & covered:
+            continue
+        words = count_words(statements[candidate.index].text)
+        if words > budget:
+            continue
+        chosen.append(candidate)
+        covered.update(candidate.members)
+        budget -= words
+    return chosen
+
+
+def _section_of(text: str, preset: Audience) -> int:
+    if preset is Audience.executive:
+        return 2 if _NEXT.search(text) and not _OUTCOME.search(text) else 1
+    if preset is Audience.analyst:
+        if _ATTRIBUTION.search(text):
+            return 1
+        return 2 if _CONTEXT.search(text) else 0
+    if _CONTEXT.search(text):
+        return 0
+    return 2 if _NEXT.search(text) and not _OUTCOME.search(text) else 1
+
+
+def _arrange(
+    chosen: list[_Candidate],
+    claims: Sequence[Claim],
+    statements: Sequence[Statement],
+    options: BriefOptions,
+) -> list[DraftSection]:
+    preset = options.audience_preset or Audience.general
+    titles = _SECTIONS[preset]
+    grouped: list[list[DraftBullet]] = [[] for _ in titles]
+    for rank, candidate in enumerate(chosen):
+        text = statements[candidate.index].text
+        section = 0 if preset is Audience.executive and rank == 0 else _section_of(text, preset)
+        grouped[section].append(
+            DraftBullet(text=text, claim_ids=[claims[m].id for m in candidate.members])
+        )
+    return [
+        DraftSection(title=title, bullets=bullets)
+        for title, bullets in zip(titles, grouped, strict=True)
+        if bullets
+    ]
+
+
+def _pick_title(sources: Sequence[Source]) -> str:
+    titles = [s.title for s in sources if s.duplicate_of is None] or [s.title for s in sources]
+    if not titles:
+        return "Briefing"
+    if len(titles) == 1:
+        return titles[0]
+    matrix = vectorize(titles)
+    score = centroid_similarity(matrix, [str(i) for i in range(len(titles))])
+    return titles[int(np.argmax(score))]

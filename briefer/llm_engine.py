@@ -1,0 +1,339 @@
+"""The LLM engine: ``Chunk`` -> ``Claim`` (map), rejected ``Claim`` -> ``Claim`` (repair),
+``Claim`` -> ``Draft`` (reduce, in ``briefer.llm_reduce``), through any OpenAI-compatible model.
+
+Chunks are packed into calls up to the map budget, which follows the model's context window.
+When every chunk fits one call (and ``single_call`` is on), the map step is skipped: one
+grounded call returns the claims and the draft built from them, and ``reduce_claims`` hands
+that draft back. Otherwise map calls run concurrently (bounded by ``concurrency``).
+A map reply cut off at the output limit is retried once as two smaller calls; a reply still
+unusable after the client's one re-ask skips that part with a recorded note. The engine never
+judges evidence itself: the pipeline validates every claim and bullet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from briefer.cache import Tracer
+from briefer.config import Settings, budgets_for, estimate_cost
+from briefer.errors import LLMResponseError, LLMTruncatedError
+from briefer.llm import LLMClient
+from briefer.llm_io import (
+    BriefOutput,
+    CitationOut,
+    IdClaimOut,
+    MapOutput,
+    ReduceOutput,
+    RepairOutput,
+    audience_guidance,
+    pack_chunks,
+    passages_within,
+    render_passages,
+    split_group,
+)
+from briefer.llm_plan import TEMPLATES, RunPlan, load_templates, plan_run, prompt_overhead_of
+from briefer.llm_reduce import Reducer, fit_draft, run_parallel, to_draft
+from briefer.models import (
+    BriefOptions,
+    Chunk,
+    Citation,
+    Claim,
+    Draft,
+    Passage,
+    PromptRef,
+    RejectedClaim,
+    Source,
+    Usage,
+)
+from briefer.prompting import render_prompt
+
+ENGINE_NAME = "llm"
+__all__ = ["ENGINE_NAME", "LLMEngine", "RunPlan", "plan_run"]
+_MAX_SPLITS = 2  # a cut-off map reply is retried as halves, and those halves once more
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Claims one map call returned, before ids are given, or that it failed."""
+
+    claims: list[tuple[IdClaimOut, str]]  # claim, id of the chunk holding its first citation
+    failed: bool = False
+
+
+class LLMEngine:
+    """A briefing engine backed by an OpenAI-compatible chat model."""
+
+    name = ENGINE_NAME
+
+    def __init__(self, settings: Settings, *, client: LLMClient | None = None) -> None:
+        self.settings = settings
+        self.model: str | None = settings.model
+        self.tracer = Tracer(settings.trace_dir) if settings.trace_dir else None
+        self.templates = load_templates(settings)
+        self.budgets = budgets_for(settings, prompt_overhead_of(self.templates))
+        self.client = client or LLMClient(settings, tracer=self.tracer)
+        self.notes: list[str] = []  # skipped parts and fallbacks, for the user
+        self._used: set[str] = set()
+        self._draft: Draft | None = None
+        self._repairs: dict[str, int] = {}
+
+    def __enter__(self) -> LLMEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self.client.close()
+
+    def map_chunks(self, chunks: Sequence[Chunk], options: BriefOptions) -> list[Claim]:
+        """Return the claims of ``chunks``, in one grounded call when every chunk fits one."""
+        self._draft = None
+        groups = pack_chunks(chunks, self.budgets.map_tokens)
+        if self.settings.single_call and len(groups) == 1:
+            claims = self._brief_in_one_call(groups[0], options)
+            if claims is not None:
+                return claims
+            groups = split_group(groups[0]) or groups
+        found = run_parallel(
+            lambda group: self._map_group(group, options, 0), groups, self.settings.concurrency
+        )
+        if found and all(f.failed for f in found):
+            raise LLMResponseError(
+                "the model returned no usable claims for any part of the sources "
+                f"({self.notes[-1] if self.notes else 'no reason recorded'})"
+            )
+        claims = _number_claims([pair for f in found for pair in f.claims], {})[0]
+        self._trace("claims map", claims)
+        return claims
+
+    def repair_claims(
+        self, rejected: Sequence[RejectedClaim], chunks: dict[str, Chunk], options: BriefOptions
+    ) -> list[Claim]:
+        """Return corrected versions (same ids) of rejected claims the model could fix."""
+        self._trace("rejected claims", rejected)
+        todo = [
+            r for r in rejected if self._repairs.get(r.claim.id, 0) < self.settings.repair_rounds
+        ]
+        jobs: dict[tuple[str, ...], list[RejectedClaim]] = {}
+        for item in todo:
+            self._repairs[item.claim.id] = self._repairs.get(item.claim.id, 0) + 1
+            key = _chunks_for(item.claim, chunks, self.budgets.map_tokens)
+            if key:
+                jobs.setdefault(key, []).append(item)
+            else:
+                self.notes.append(
+                    f"repair: claim {item.claim.id} cites no known passage; not re-asked"
+                )
+
+        def repair(job: tuple[tuple[str, ...], list[RejectedClaim]]) -> list[Claim]:
+            chunk_ids, items = job
+            cited = {c.passage_id for r in items for c in r.claim.citations}
+            shown = passages_within([chunks[c] for c in chunk_ids], cited, self.budgets.map_tokens)
+            return self._repair_job(shown, items)
+
+        repaired = [
+            c
+            for part in run_parallel(repair, list(jobs.items()), self.settings.concurrency)
+            for c in part
+        ]
+        self._trace("claims repair", repaired)
+        return repaired
+
+    def reduce_claims(
+        self,
+        claims: Sequence[Claim],
+        sources: Sequence[Source],
+        passages: dict[str, Passage],
+        options: BriefOptions,
+    ) -> Draft:
+        """Return the draft: merged, ranked bullets within ``options.max_words``."""
+        self._trace("claims accepted", claims)
+        if self._draft is not None:  # the one grounded call already wrote it
+            return fit_draft(self._draft, options.max_words)
+        if not claims:
+            title = sources[0].title if sources else "Briefing"
+            return Draft(title=" ".join(title.split()) or "Briefing", sections=[])
+        self._used.add("reduce")
+        reducer = Reducer(
+            self.client,
+            self.templates["reduce"],
+            self.budgets.reduce_tokens,
+            self.settings.concurrency,
+            self.notes,
+            self.tracer,
+        )
+        return reducer.reduce(claims, sources, options)
+
+    def prompt_refs(self) -> list[PromptRef]:
+        """Return the templates this engine rendered so far."""
+        return [self.templates[n].ref for n in TEMPLATES if n in self._used]
+
+    def usage(self) -> Usage:
+        """Return calls, cache hits and tokens spent so far."""
+        return self.client.usage()
+
+    def cost(self) -> float | None:
+        """Return the estimated cost in US dollars so far, or None when the price is unknown."""
+        usage = self.usage()
+        return estimate_cost(self.settings, usage.prompt_tokens, usage.completion_tokens)
+
+    def all_notes(self) -> list[str]:
+        """Return everything the run should tell the user: skipped parts and fallbacks."""
+        return [*self.client.notes, *self.notes]
+
+    def _brief_in_one_call(self, chunks: list[Chunk], options: BriefOptions) -> list[Claim] | None:
+        self._used.add("brief")
+        messages = render_prompt(
+            self.templates["brief"],
+            {
+                "audience": options.audience,
+                "audience_guidance": audience_guidance(options),
+                "max_words": options.max_words,
+                "passages": render_passages(chunks),
+            },
+        )
+        try:
+            output = self.client.complete(messages, BriefOutput, label="brief")
+        except (LLMTruncatedError, LLMResponseError) as exc:
+            self.notes.append(f"one-call briefing failed ({exc}); mapping the sources in parts")
+            return None
+        home = _passage_homes(chunks)
+        pairs = [(c, _home_of(c.citations, home, chunks[0].id)) for c in output.claims]
+        claims, ids = _number_claims(pairs, {})
+        self._draft = to_draft(
+            ReduceOutput(
+                title=output.title, sections=output.sections, differences=output.differences
+            ),
+            {model_id: [our_id] for model_id, our_id in ids.items()},
+        )
+        self._trace("claims brief", claims)
+        self._trace("draft brief", self._draft)
+        return claims
+
+    def _map_group(self, group: list[Chunk], options: BriefOptions, depth: int) -> _Found:
+        self._used.add("map")
+        label = f"map {group[0].id}" + (f"..{group[-1].id}" if len(group) > 1 else "")
+        messages = render_prompt(
+            self.templates["map"],
+            {"audience": options.audience, "passages": render_passages(group)},
+        )
+        try:
+            output = self.client.complete(messages, MapOutput, label=label)
+        except LLMTruncatedError:
+            halves = split_group(group) if depth < _MAX_SPLITS else []
+            if not halves:
+                self.notes.append(f"{label}: skipped, the reply was cut off even in smaller parts")
+                return _Found(claims=[], failed=True)
+            parts = [self._map_group(h, options, depth + 1) for h in halves]
+            return _Found(
+                claims=[pair for p in parts for pair in p.claims],
+                failed=all(p.failed for p in parts),
+            )
+        except LLMResponseError as exc:
+            self.notes.append(f"{label}: skipped ({exc})")
+            return _Found(claims=[], failed=True)
+        home = _passage_homes(group)
+        return _Found(
+            claims=[
+                (
+                    IdClaimOut(id="", text=c.text, citations=c.citations),
+                    _home_of(c.citations, home, group[0].id),
+                )
+                for c in output.claims
+            ]
+        )
+
+    def _repair_job(self, chunks: list[Chunk], items: list[RejectedClaim]) -> list[Claim]:
+        self._used.add("repair")
+        label = "repair " + ",".join(c.id for c in chunks)
+        messages = render_prompt(
+            self.templates["repair"],
+            {"claims": _render_rejected(items), "passages": render_passages(chunks)},
+        )
+        try:
+            output = self.client.complete(messages, RepairOutput, label=label)
+        except (LLMTruncatedError, LLMResponseError) as exc:
+            self.notes.append(f"{label}: claims stay rejected ({exc})")
+            return []
+        wanted = {r.claim.id: r.claim for r in items}
+        repaired: list[Claim] = []
+        for out in output.claims:
+            original = wanted.pop(out.id.strip(), None)
+            if original is not None and out.text.strip():
+                repaired.append(
+                    Claim(
+                        id=original.id,
+                        text=" ".join(out.text.split()),
+                        citations=_citations(out),
+                        chunk_id=original.chunk_id,
+                    )
+                )
+        return repaired
+
+    def _trace(self, label: str, data: object) -> None:
+        if self.tracer is not None:
+            self.tracer.write(label, data)
+
+
+def _passage_homes(chunks: Sequence[Chunk]) -> dict[str, str]:
+    return {p.id: c.id for c in chunks for p in c.passages}
+
+
+def _home_of(citations: Sequence[CitationOut], homes: dict[str, str], default: str) -> str:
+    for citation in citations:
+        home = homes.get(citation.passage_id.strip())
+        if home is not None:
+            return home
+    return default
+
+
+def _citations(claim: IdClaimOut) -> list[Citation]:
+    return [Citation(passage_id=c.passage_id.strip(), quote=c.quote) for c in claim.citations]
+
+
+def _number_claims(
+    pairs: Sequence[tuple[IdClaimOut, str]], ids: dict[str, str]
+) -> tuple[list[Claim], dict[str, str]]:
+    """Return claims with ids K1, K2, ... and the map from the model's ids to them."""
+    claims: list[Claim] = []
+    for out, chunk_id in pairs:
+        if not out.text.strip():
+            continue
+        claim_id = f"K{len(claims) + 1}"
+        if out.id.strip():
+            ids.setdefault(out.id.strip(), claim_id)
+        claims.append(
+            Claim(
+                id=claim_id,
+                text=" ".join(out.text.split()),
+                citations=_citations(out),
+                chunk_id=chunk_id,
+            )
+        )
+    return claims, ids
+
+
+def _chunks_for(claim: Claim, chunks: dict[str, Chunk], budget: int) -> tuple[str, ...]:
+    """Return the ids of the chunks to show when repairing ``claim`` (empty: none known)."""
+    if claim.chunk_id in chunks:
+        return (claim.chunk_id,)
+    homes = {p.id: c.id for c in chunks.values() for p in c.passages}
+    cited = {homes[c.passage_id] for c in claim.citations if c.passage_id in homes}
+    if cited:
+        return tuple(sorted(cited))
+    if sum(c.n_tokens for c in chunks.values()) <= budget:
+        return tuple(chunks)
+    return ()
+
+
+def _render_rejected(items: Sequence[RejectedClaim]) -> str:
+    blocks = []
+    for item in items:
+        lines = [f"{item.claim.id}: {item.claim.text}"]
+        lines += [f'  cites {c.passage_id}: "{c.quote}"' for c in item.claim.citations]
+        lines += [f"  rejected: {r.code}: {r.message}" for r in item.reasons]
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)

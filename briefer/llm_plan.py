@@ -1,0 +1,160 @@
+"""Planning an LLM run: which templates, what budgets, and what a run would cost.
+
+``load_templates`` picks the prompt versions the settings select; ``prompt_overhead_of``
+measures the fixed text of a call so budgets leave room for it; ``plan_run`` renders the
+prompts a run would send and counts their tokens without calling anything (``--dry-run``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from briefer.config import Budgets, Settings, budgets_for, estimate_cost
+from briefer.errors import PromptError
+from briefer.llm import schema_of
+from briefer.llm_io import (
+    BriefOutput,
+    MapOutput,
+    ReduceOutput,
+    RepairOutput,
+    audience_guidance,
+    estimate_prompt_tokens,
+    pack_chunks,
+    render_passages,
+)
+from briefer.models import BriefOptions, Chunk
+from briefer.prompting import DEFAULT_VERSIONS, PromptTemplate, load_prompt, render_prompt
+from briefer.prompting import select_version as _select_version
+from briefer.tokens import count_tokens
+
+TEMPLATES = ("map", "brief", "repair", "reduce")
+_OUTPUTS: dict[str, type[BaseModel]] = {
+    "map": MapOutput,
+    "brief": BriefOutput,
+    "repair": RepairOutput,
+    "reduce": ReduceOutput,
+}
+
+
+class RunPlan(BaseModel):
+    """What a run would cost, computed without calling anything (``--dry-run``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: str  # "single call" or "map-reduce"
+    calls: int
+    map_calls: int
+    reduce_calls: int
+    prompt_tokens: int
+    completion_tokens: int  # an estimate: replies are as long as the model makes them
+    cost_usd: float | None
+    budgets: Budgets
+
+    def summary(self) -> str:
+        """Return the plan as one line for the terminal."""
+        cost = "unknown cost" if self.cost_usd is None else f"about ${self.cost_usd:.4f}"
+        return (
+            f"{self.mode}: {self.calls} calls ({self.map_calls} map, {self.reduce_calls} reduce), "
+            f"~{self.prompt_tokens} tokens in, ~{self.completion_tokens} out, {cost} "
+            "(plus one repair call per chunk with rejected claims)"
+        )
+
+
+def load_templates(settings: Settings) -> dict[str, PromptTemplate]:
+    """Return the templates the engine uses, at the versions ``settings`` selects."""
+    unknown = sorted(set(settings.prompt_versions) - set(DEFAULT_VERSIONS) - {"*"})
+    if unknown:
+        raise PromptError(
+            f"no prompt template named {', '.join(unknown)}; "
+            f"choose from {', '.join(DEFAULT_VERSIONS)}"
+        )
+    return {
+        name: load_prompt(
+            name, _select_version(name, settings.prompt_versions), settings.prompts_dir
+        )
+        for name in TEMPLATES
+    }
+
+
+def prompt_overhead_of(templates: dict[str, PromptTemplate]) -> int:
+    """Return the tokens of the largest template plus its schema: the fixed text of a call."""
+    return max(
+        count_tokens(t.body) + count_tokens(json.dumps(schema_of(_OUTPUTS[n]))) + 64
+        for n, t in templates.items()
+    )
+
+
+def plan_run(chunks: Sequence[Chunk], settings: Settings, options: BriefOptions) -> RunPlan:
+    """Return the calls, tokens and cost a run over ``chunks`` would take; calls nothing."""
+    templates = load_templates(settings)
+    budgets = budgets_for(settings, prompt_overhead_of(templates))
+    groups = pack_chunks(chunks, budgets.map_tokens)
+    guidance = audience_guidance(options)
+    reply_words = options.max_words * 2 + 64  # tokens of a draft: words, ids and JSON
+    if settings.single_call and len(groups) == 1:
+        messages = render_prompt(
+            templates["brief"],
+            {
+                "audience": options.audience,
+                "audience_guidance": guidance,
+                "max_words": options.max_words,
+                "passages": render_passages(groups[0]),
+            },
+        )
+        prompt = _planned_prompt(messages, BriefOutput)
+        completion = min(
+            budgets.output_tokens, sum(c.n_tokens for c in groups[0]) // 2 + reply_words
+        )
+        return _plan("single call", 1, 0, prompt, completion, settings, budgets)
+    prompt = completion = 0
+    for group in groups:
+        messages = render_prompt(
+            templates["map"], {"audience": options.audience, "passages": render_passages(group)}
+        )
+        prompt += _planned_prompt(messages, MapOutput)
+        completion += min(budgets.output_tokens, sum(c.n_tokens for c in group) // 2)
+    # Listed for reduce, a claim is its text without quotes or JSON: about 40% of its reply.
+    claim_tokens = int(completion * 0.4)
+    parts = (
+        math.ceil(claim_tokens / budgets.reduce_tokens)
+        if claim_tokens > budgets.reduce_tokens
+        else 0
+    )
+    reduce_calls = (parts + 1) if groups else 0
+    fixed = count_tokens(templates["reduce"].body) + count_tokens(
+        json.dumps(schema_of(ReduceOutput))
+    )
+    prompt += reduce_calls * fixed + claim_tokens + parts * reply_words
+    completion += reduce_calls * reply_words
+    return _plan(
+        "map-reduce", len(groups) + reduce_calls, len(groups), prompt, completion, settings, budgets
+    )
+
+
+def _plan(
+    mode: str,
+    calls: int,
+    map_calls: int,
+    prompt: int,
+    completion: int,
+    settings: Settings,
+    budgets: Budgets,
+) -> RunPlan:
+    return RunPlan(
+        mode=mode,
+        calls=calls,
+        map_calls=map_calls,
+        reduce_calls=calls - map_calls if mode == "map-reduce" else 0,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=estimate_cost(settings, prompt, completion),
+        budgets=budgets,
+    )
+
+
+def _planned_prompt(messages: list[dict[str, str]], output: type[BaseModel]) -> int:
+    return estimate_prompt_tokens(messages) + count_tokens(json.dumps(schema_of(output)))

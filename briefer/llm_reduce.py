@@ -1,0 +1,252 @@
+"""The LLM engine's reduce step: validated ``Claim`` list -> ``Draft``.
+
+Claims are listed for the model with their ids and sources; it returns titled sections of
+bullets that cite claim ids, plus where the sources differ. When the listed claims exceed
+one call's reduce budget, groups of them are reduced first and the resulting bullets (each
+standing for the claims it cites) are reduced again, level by level, until they fit. The
+model's draft is then cut to the word budget by dropping its lowest-ranked bullets whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from briefer.cache import Tracer
+from briefer.errors import LLMResponseError, LLMTruncatedError
+from briefer.llm import LLMClient
+from briefer.llm_io import (
+    DIFFERENCES_TITLE,
+    BulletOut,
+    ReduceItem,
+    ReduceOutput,
+    audience_guidance,
+    claim_sources,
+    count_words,
+    pack_items,
+    render_items,
+    render_sources,
+)
+from briefer.models import BriefOptions, Claim, Draft, DraftBullet, DraftSection, Source
+from briefer.prompting import PromptTemplate, render_prompt
+from briefer.tokens import count_tokens
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_LEVELS = 4
+
+_FINAL_SCOPE = "These are all the claims: write the whole briefing."
+_PARTIAL_SCOPE = (
+    "These claims are one part of a larger set; another step merges the parts. Merge what "
+    "repeats, and keep every distinct fact that could matter to the audience."
+)
+
+
+class Reducer:
+    """Reduces claims to a draft through one client, hierarchically when they do not fit."""
+
+    def __init__(
+        self,
+        client: LLMClient,
+        template: PromptTemplate,
+        budget: int,
+        concurrency: int,
+        notes: list[str],
+        tracer: Tracer | None = None,
+    ) -> None:
+        self.client = client
+        self.template = template
+        self.budget = budget
+        self.concurrency = concurrency
+        self.notes = notes
+        self.tracer = tracer
+
+    def reduce(
+        self, claims: Sequence[Claim], sources: Sequence[Source], options: BriefOptions
+    ) -> Draft:
+        """Return the draft of ``claims``: merged, ranked bullets within ``options.max_words``."""
+        items = [
+            ReduceItem(id=c.id, text=c.text, source_ids=claim_sources(c), claim_ids=[c.id])
+            for c in claims
+        ]
+        for level in range(1, MAX_LEVELS + 1):
+            if _tokens(items) <= self.budget:
+                break
+            condensed = self._condense(items, sources, options, level)
+            if _tokens(condensed) >= _tokens(items):
+                self.notes.append(f"reduce level {level} did not shrink the claims")
+                break
+            items = condensed
+        if _tokens(items) > self.budget:
+            kept = _head_within(items, self.budget)
+            self.notes.append(
+                f"reduce: {len(items) - len(kept)} of {len(items)} claims left out; they did not "
+                "fit the model's context after merging (raise --context-window if it is larger)"
+            )
+            items = kept
+        by_id = {i.id: i.claim_ids for i in items}
+        output = self._call(items, sources, options, _FINAL_SCOPE, "reduce")
+        draft = to_draft(output, by_id)
+        self._trace("draft before the word budget", draft)
+        fitted = fit_draft(draft, options.max_words)
+        self._trace("draft", fitted)
+        return fitted
+
+    def _condense(
+        self,
+        items: list[ReduceItem],
+        sources: Sequence[Source],
+        options: BriefOptions,
+        level: int,
+    ) -> list[ReduceItem]:
+        groups = pack_items(items, self.budget)
+        self._trace(f"reduce level {level} input", items)
+
+        def condense(indexed: tuple[int, list[ReduceItem]]) -> list[ReduceItem]:
+            number, group = indexed
+            label = f"reduce level {level} part {number}"
+            try:
+                output = self._call(group, sources, options, _PARTIAL_SCOPE, label)
+            except (LLMResponseError, LLMTruncatedError) as exc:
+                self.notes.append(f"{label}: kept its claims unmerged ({exc})")
+                return group
+            return _as_items(output, group, f"L{level}.{number}.")
+
+        parts = run_parallel(condense, list(enumerate(groups, start=1)), self.concurrency)
+        return [item for part in parts for item in part]
+
+    def _call(
+        self,
+        items: Sequence[ReduceItem],
+        sources: Sequence[Source],
+        options: BriefOptions,
+        scope: str,
+        label: str,
+    ) -> ReduceOutput:
+        messages = render_prompt(
+            self.template,
+            {
+                "audience": options.audience,
+                "audience_guidance": audience_guidance(options),
+                "sources": render_sources(sources),
+                "claims": render_items(items),
+                "scope": scope,
+                "max_words": options.max_words,
+            },
+        )
+        return self.client.complete(messages, ReduceOutput, label=label)
+
+    def _trace(self, label: str, data: object) -> None:
+        if self.tracer is not None:
+            self.tracer.write(label, data)
+
+
+def to_draft(output: ReduceOutput, claim_ids: dict[str, list[str]]) -> Draft:
+    """Return the draft of a reduce reply, each cited id expanded to the claims it stands for.
+
+    An id the model made up is kept as it is, so the pipeline rejects that bullet as citing
+    an unknown claim instead of the bullet silently losing part of its support.
+    """
+    sections = [
+        DraftSection(title=s.title.strip() or "Key points", bullets=_bullets(s.bullets, claim_ids))
+        for s in output.sections
+    ]
+    if output.differences:
+        sections.append(
+            DraftSection(title=DIFFERENCES_TITLE, bullets=_bullets(output.differences, claim_ids))
+        )
+    return Draft(
+        title=" ".join(output.title.split()) or "Briefing",
+        sections=[s for s in sections if s.bullets],
+    )
+
+
+def fit_draft(draft: Draft, max_words: int) -> Draft:
+    """Return ``draft`` with whole bullets dropped, lowest-ranked first, to fit ``max_words``.
+
+    Rank is the model's order: sections first to last, bullets in each top to bottom. A
+    bullet that does not fit is skipped and a shorter later one may still be kept, so the
+    budget is used well and never exceeded, and no bullet is cut mid-sentence.
+    """
+    used = 0
+    sections: list[DraftSection] = []
+    for section in draft.sections:
+        kept: list[DraftBullet] = []
+        for bullet in section.bullets:
+            words = count_words(bullet.text)
+            if used + words <= max_words:
+                kept.append(bullet)
+                used += words
+        if kept:
+            sections.append(DraftSection(title=section.title, bullets=kept))
+    return Draft(title=draft.title, sections=sections)
+
+
+def run_parallel(work: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:
+    """Return ``work`` applied to ``items`` in order, at most ``concurrency`` at a time.
+
+    The first exception cancels the calls that have not started and is raised.
+    """
+    if len(items) <= 1 or concurrency <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        futures: list[Future[R]] = [pool.submit(work, item) for item in items]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _bullets(bullets: Sequence[BulletOut], claim_ids: dict[str, list[str]]) -> list[DraftBullet]:
+    drafted = []
+    for bullet in bullets:
+        text = " ".join(bullet.text.split())
+        if not text:
+            continue
+        expanded: list[str] = []
+        for cited in bullet.claim_ids:
+            for claim_id in claim_ids.get(cited.strip(), [cited.strip()]):
+                if claim_id not in expanded:
+                    expanded.append(claim_id)
+        drafted.append(DraftBullet(text=text, claim_ids=expanded))
+    return drafted
+
+
+def _as_items(output: ReduceOutput, group: Sequence[ReduceItem], prefix: str) -> list[ReduceItem]:
+    by_id = {i.id: i for i in group}
+    items = []
+    bullets = [b for s in output.sections for b in s.bullets] + list(output.differences)
+    for number, bullet in enumerate(bullets, start=1):
+        claim_ids: list[str] = []
+        source_ids: list[str] = []
+        for cited in bullet.claim_ids:
+            item = by_id.get(cited.strip())
+            # An unknown id travels on as itself so the final bullet is rejected for it.
+            for claim_id in item.claim_ids if item else [cited.strip()]:
+                if claim_id not in claim_ids:
+                    claim_ids.append(claim_id)
+            for source_id in item.source_ids if item else []:
+                if source_id not in source_ids:
+                    source_ids.append(source_id)
+        if bullet.text.strip():
+            items.append(
+                ReduceItem(
+                    id=f"{prefix}{number}",
+                    text=bullet.text,
+                    source_ids=source_ids,
+                    claim_ids=claim_ids,
+                )
+            )
+    return items
+
+
+def _tokens(items: Sequence[ReduceItem]) -> int:
+    return count_tokens(render_items(items))
+
+
+def _head_within(items: Sequence[ReduceItem], budget: int) -> list[ReduceItem]:
+    return pack_items(items, budget)[0] if items else []

@@ -1,0 +1,238 @@
+"""Pydantic models shared by every pipeline stage.
+
+Flow: ``Source`` (ingest) -> ``Passage`` / ``Chunk`` (chunking) -> ``Claim`` (map)
+-> ``ClaimCheck`` (validate) -> ``Bullet`` / ``Briefing`` (reduce) -> rendered text.
+
+Every model is frozen: a stage never edits what it was given, it returns new models.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Length(StrEnum):
+    """One-pager length presets; the word budget of each is in ``LENGTH_WORDS``."""
+
+    short = "short"
+    standard = "standard"
+    long = "long"
+
+
+LENGTH_WORDS: dict[Length, int] = {Length.short: 120, Length.standard: 250, Length.long: 500}
+
+
+class Audience(StrEnum):
+    """Audience presets. Free-text audiences are carried as plain strings."""
+
+    executive = "executive"
+    analyst = "analyst"
+    general = "general"
+
+
+class Span(_Frozen):
+    """A half-open character range ``[start, end)`` in a source's ``text``."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Span:
+        if self.end < self.start:
+            raise ValueError(f"span end {self.end} is before start {self.start}")
+        return self
+
+
+class DroppedBlock(_Frozen):
+    """A block of the source text that cleaning removed, and why."""
+
+    start: int
+    end: int
+    reason: str
+
+
+class Source(_Frozen):
+    """One input article.
+
+    ``text`` is the decoded document as read (for HTML: the extracted main text);
+    ``blocks`` are the spans of ``text`` that cleaning kept as the story, in order.
+    """
+
+    id: str = Field(pattern=r"^S\d+$")
+    title: str
+    origin: str
+    text: str
+    blocks: list[Span]
+    dropped: list[DroppedBlock] = []
+    encoding: str = "utf-8"
+    sha256: str
+    duplicate_of: str | None = None
+
+
+class Passage(_Frozen):
+    """Whole sentences of one source; invariant ``source.text[start:end] == text``."""
+
+    id: str = Field(pattern=r"^S\d+\.P\d+$")
+    source_id: str
+    start: int
+    end: int
+    text: str
+    n_tokens: int
+    sentences: list[Span] = []
+
+
+class Chunk(_Frozen):
+    """Consecutive whole passages of one source, sized for one map call."""
+
+    id: str = Field(pattern=r"^S\d+\.C\d+$")
+    source_id: str
+    passages: list[Passage]
+    n_tokens: int
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(p.text for p in self.passages)
+
+
+class Citation(_Frozen):
+    """Evidence for a claim: a passage id and a verbatim quote from that passage."""
+
+    passage_id: str
+    quote: str
+
+
+class Claim(_Frozen):
+    """One statement produced by the map step, with its evidence."""
+
+    id: str
+    text: str
+    citations: list[Citation]
+    chunk_id: str | None = None
+    salience: float = 0.0
+
+
+class Reason(_Frozen):
+    """Why a claim or bullet failed validation: a stable code and a message."""
+
+    code: str
+    message: str
+
+
+class RejectedClaim(_Frozen):
+    """A claim that is not shown, kept with the reasons it failed."""
+
+    claim: Claim
+    stage: str
+    reasons: list[Reason]
+
+
+class Bullet(_Frozen):
+    """One line of the briefing and all of its evidence."""
+
+    id: str
+    text: str
+    citations: list[Citation]
+    claim_ids: list[str]
+    source_ids: list[str]
+    n_sources: int = Field(description="Independent sources supporting the bullet.")
+
+
+class Section(_Frozen):
+    title: str
+    bullets: list[Bullet]
+
+
+class SourceRef(_Frozen):
+    """A source as listed at the end of a briefing (``number`` is the citation marker)."""
+
+    number: int
+    id: str
+    title: str
+    origin: str
+    sha256: str
+    duplicate_of: str | None = None
+
+
+class PromptRef(_Frozen):
+    name: str
+    version: int
+    sha256: str
+
+
+class Usage(_Frozen):
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Provenance(_Frozen):
+    briefer_version: str
+    engine: str
+    model: str | None = None
+    prompts: list[PromptRef] = []
+    parameters: BriefOptions
+    usage: Usage = Usage()
+    timings: dict[str, float] = {}
+
+
+class Briefing(_Frozen):
+    """The product: a titled one-pager, its evidence, what was rejected and how it was made."""
+
+    title: str
+    sections: list[Section]
+    sources: list[SourceRef]
+    passages: list[Passage] = Field(description="Every passage that a bullet cites.")
+    rejected: list[RejectedClaim]
+    provenance: Provenance
+
+    @property
+    def bullets(self) -> list[Bullet]:
+        return [b for s in self.sections for b in s.bullets]
+
+
+class BriefOptions(_Frozen):
+    """What the user asked for, passed to every stage that needs it."""
+
+    length: Length | None = Length.standard
+    max_words: int = Field(default=LENGTH_WORDS[Length.standard], gt=0)
+    audience: str = Audience.general.value
+    passage_tokens: int = Field(default=96, gt=0)
+    chunk_tokens: int = Field(default=1500, gt=0)
+
+    @property
+    def audience_preset(self) -> Audience | None:
+        """The preset named by ``audience``, or None for a free-text audience."""
+        try:
+            return Audience(self.audience)
+        except ValueError:
+            return None
+
+
+class DraftBullet(_Frozen):
+    """A bullet as an engine's reduce step proposes it: text plus the claims it merges.
+
+    The pipeline turns it into a ``Bullet`` whose citations are exactly those of the
+    claims, so a bullet can only inherit evidence that was validated.
+    """
+
+    text: str
+    claim_ids: list[str]
+
+
+class DraftSection(_Frozen):
+    title: str
+    bullets: list[DraftBullet]
+
+
+class Draft(_Frozen):
+    """The output of an engine's reduce step."""
+
+    title: str
+    sections: list[DraftSection]

@@ -1,0 +1,185 @@
+"""Wire the stages: sources -> passages/chunks -> claims -> validate -> draft -> Briefing.
+
+The pipeline owns no business logic of its own beyond bookkeeping: it asks the engine for
+claims and a draft, has the validator check both, and turns draft bullets into ``Bullet``
+models whose citations are exactly those of the validated claims they merge.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from briefer import __version__
+from briefer.chunking import chunk_source
+from briefer.engine import Engine
+from briefer.grounding import check_bullet, validate_claims
+from briefer.models import (
+    Briefing,
+    BriefOptions,
+    Bullet,
+    Chunk,
+    Citation,
+    Claim,
+    Draft,
+    DraftBullet,
+    Passage,
+    Provenance,
+    Reason,
+    RejectedClaim,
+    Section,
+    Source,
+    SourceRef,
+)
+from briefer.tokens import TokenCounter, count_tokens
+
+
+def build_briefing(
+    sources: Sequence[Source],
+    engine: Engine,
+    options: BriefOptions,
+    counter: TokenCounter = count_tokens,
+) -> Briefing:
+    """Return the briefing of ``sources`` made by ``engine`` under ``options``."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    passages: dict[str, Passage] = {}
+    chunks: list[Chunk] = []
+    for source in sources:
+        source_passages, source_chunks = chunk_source(
+            source, counter, options.passage_tokens, options.chunk_tokens
+        )
+        passages.update((p.id, p) for p in source_passages)
+        chunks.extend(source_chunks)
+    clock = _lap(timings, "chunk", clock)
+
+    claims = engine.map_chunks(chunks, options)
+    clock = _lap(timings, "map", clock)
+
+    accepted, rejected = validate_claims(claims, passages, stage="map")
+    if rejected:
+        chunks_by_id = {c.id: c for c in chunks}
+        repaired = engine.repair_claims(rejected, chunks_by_id, options)
+        if repaired:
+            fixed, still_rejected = validate_claims(repaired, passages, stage="repair")
+            fixed_ids = {c.id for c in fixed}
+            rejected = [r for r in rejected if r.claim.id not in fixed_ids] + still_rejected
+            accepted += fixed
+    clock = _lap(timings, "validate", clock)
+
+    draft = engine.reduce_claims(accepted, sources, passages, options)
+    clock = _lap(timings, "reduce", clock)
+
+    sections, bullet_rejections = _ground_draft(draft, accepted, sources, passages)
+    rejected += bullet_rejections
+    _lap(timings, "validate_bullets", clock)
+
+    cited_ids = {c.passage_id for s in sections for b in s.bullets for c in b.citations}
+    return Briefing(
+        title=draft.title,
+        sections=sections,
+        sources=[
+            SourceRef(
+                number=i,
+                id=s.id,
+                title=s.title,
+                origin=s.origin,
+                sha256=s.sha256,
+                duplicate_of=s.duplicate_of,
+            )
+            for i, s in enumerate(sources, start=1)
+        ],
+        passages=[p for p in passages.values() if p.id in cited_ids],
+        rejected=rejected,
+        provenance=Provenance(
+            briefer_version=__version__,
+            engine=engine.name,
+            model=engine.model,
+            prompts=engine.prompt_refs(),
+            parameters=options,
+            usage=engine.usage(),
+            timings=timings,
+        ),
+    )
+
+
+def count_independent(source_ids: Sequence[str], sources: Sequence[Source]) -> int:
+    """Return how many of ``source_ids`` are independent reports (duplicates count once)."""
+    by_id = {s.id: s for s in sources}
+    roots = set()
+    for sid in source_ids:
+        source = by_id.get(sid)
+        roots.add(source.duplicate_of or sid if source else sid)
+    return len(roots)
+
+
+def _ground_draft(
+    draft: Draft,
+    claims: Sequence[Claim],
+    sources: Sequence[Source],
+    passages: dict[str, Passage],
+) -> tuple[list[Section], list[RejectedClaim]]:
+    """Turn draft bullets into cited bullets; reject those that fail validation."""
+    claims_by_id = {c.id: c for c in claims}
+    sections: list[Section] = []
+    rejected: list[RejectedClaim] = []
+    number = 0
+    for draft_section in draft.sections:
+        bullets: list[Bullet] = []
+        for draft_bullet in draft_section.bullets:
+            bullet, reasons = _make_bullet(draft_bullet, f"B{number + 1}", claims_by_id, sources)
+            if not reasons:
+                reasons = check_bullet(bullet, passages)
+            if reasons:
+                rejected.append(
+                    RejectedClaim(claim=_as_claim(bullet), stage="reduce", reasons=reasons)
+                )
+                continue
+            number += 1
+            bullets.append(bullet)
+        if bullets:
+            sections.append(Section(title=draft_section.title, bullets=bullets))
+    return sections, rejected
+
+
+def _make_bullet(
+    draft: DraftBullet,
+    bullet_id: str,
+    claims_by_id: dict[str, Claim],
+    sources: Sequence[Source],
+) -> tuple[Bullet, list[Reason]]:
+    reasons = [
+        Reason(code="unknown_claim", message=f"cites claim {cid}, which is unknown or was rejected")
+        for cid in draft.claim_ids
+        if cid not in claims_by_id
+    ]
+    if not draft.claim_ids:
+        reasons.append(Reason(code="no_citation", message="cites no claim"))
+    citations: list[Citation] = []
+    for cid in draft.claim_ids:
+        for citation in claims_by_id[cid].citations if cid in claims_by_id else []:
+            if citation not in citations:
+                citations.append(citation)
+    source_ids = sorted(
+        {c.passage_id.split(".")[0] for c in citations}, key=lambda sid: int(sid[1:])
+    )
+    bullet = Bullet(
+        id=bullet_id,
+        text=draft.text,
+        citations=citations,
+        claim_ids=list(draft.claim_ids),
+        source_ids=source_ids,
+        n_sources=count_independent(source_ids, sources),
+    )
+    return bullet, reasons
+
+
+def _as_claim(bullet: Bullet) -> Claim:
+    return Claim(id=bullet.id, text=bullet.text, citations=bullet.citations)
+
+
+def _lap(timings: dict[str, float], stage: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[stage] = round(now - since, 4)
+    return now

@@ -1,0 +1,121 @@
+"""Briefing -> Markdown, JSON or HTML text."""
+
+from __future__ import annotations
+
+import html
+import json
+from enum import StrEnum
+
+from briefer.models import Audience, Briefing, Bullet, SourceRef
+
+
+class OutputFormat(StrEnum):
+    md = "md"
+    json = "json"
+    html = "html"
+
+
+_AUDIENCE_LABEL = {
+    Audience.executive: "an executive",
+    Audience.analyst: "an analyst",
+    Audience.general: "a general reader",
+}
+
+
+def render(briefing: Briefing, fmt: OutputFormat) -> str:
+    """Return ``briefing`` rendered in ``fmt``."""
+    if fmt is OutputFormat.json:
+        return render_json(briefing)
+    if fmt is OutputFormat.html:
+        return render_html(briefing)
+    return render_markdown(briefing)
+
+
+def render_json(briefing: Briefing) -> str:
+    """Return the briefing as indented JSON (the ``Briefing`` model, full provenance)."""
+    return briefing.model_dump_json(indent=2) + "\n"
+
+
+def briefing_schema() -> str:
+    """Return the JSON Schema of the JSON output."""
+    return json.dumps(Briefing.model_json_schema(), indent=2) + "\n"
+
+
+def render_markdown(briefing: Briefing) -> str:
+    """Return the one-page Markdown briefing: title, cited bullets, numbered sources."""
+    numbers = {s.id: s.number for s in briefing.sources}
+    lines = [f"# {briefing.title}", "", f"*{_subtitle(briefing)}*", ""]
+    for section in briefing.sections:
+        lines += [f"## {section.title}", ""]
+        lines += [f"- {b.text} {_markers(b, numbers)}{_support(b)}" for b in section.bullets]
+        lines.append("")
+    if not briefing.bullets:
+        lines += ["*No statement in the sources passed validation.*", ""]
+    lines += ["## Sources", ""]
+    lines += [f"{s.number}. {_source_line(s, numbers)}" for s in briefing.sources]
+    if briefing.rejected:
+        n = len(briefing.rejected)
+        left = "claims failed validation and were" if n != 1 else "claim failed validation and was"
+        lines += ["", f"*{n} {left} left out (see the JSON output).*"]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_html(briefing: Briefing) -> str:
+    """Return a self-contained HTML page of the briefing."""
+    numbers = {s.id: s.number for s in briefing.sources}
+    esc = html.escape
+    body = [f"<h1>{esc(briefing.title)}</h1>", f"<p><em>{esc(_subtitle(briefing))}</em></p>"]
+    for section in briefing.sections:
+        body.append(f"<h2>{esc(section.title)}</h2>\n<ul>")
+        for b in section.bullets:
+            links = "".join(f'<a href="#src{numbers[s]}">[{numbers[s]}]</a>' for s in b.source_ids)
+            quotes = "&#10;".join(esc(f"{c.passage_id}: {c.quote}") for c in b.citations)
+            body.append(
+                f'<li title="{quotes}">{esc(b.text)} <sup>{links}</sup>{esc(_support(b))}</li>'
+            )
+        body.append("</ul>")
+    body.append("<h2>Sources</h2>\n<ol>")
+    body += [
+        f'<li id="src{s.number}">{esc(_source_line(s, numbers))}</li>' for s in briefing.sources
+    ]
+    body.append("</ol>")
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{esc(briefing.title)}</title>\n"
+        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:46em;margin:2em auto;"
+        "padding:0 1em}li{margin:.4em 0}sup a{text-decoration:none}</style>\n"
+        "</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )
+
+
+def _subtitle(briefing: Briefing) -> str:
+    params = briefing.provenance.parameters
+    preset = params.audience_preset
+    reader = _AUDIENCE_LABEL[preset] if preset else f"“{params.audience}”"
+    n_sources = len(briefing.sources)
+    independent = sum(1 for s in briefing.sources if s.duplicate_of is None)
+    counted = f"{n_sources} sources" if n_sources != 1 else "1 source"
+    if independent != n_sources:
+        counted += f" ({independent} independent)"
+    words = sum(len(b.text.split()) for b in briefing.bullets)
+    engine = briefing.provenance.engine
+    if briefing.provenance.model:
+        engine += f", {briefing.provenance.model}"
+    return f"For {reader} · {counted} · {words} words · {engine} engine"
+
+
+def _markers(bullet: Bullet, numbers: dict[str, int]) -> str:
+    return "".join(f"[{numbers[sid]}]" for sid in bullet.source_ids)
+
+
+def _support(bullet: Bullet) -> str:
+    if bullet.n_sources > 1:
+        return f" ({bullet.n_sources} sources)"
+    return ""
+
+
+def _source_line(source: SourceRef, numbers: dict[str, int]) -> str:
+    line = f"{source.title} — `{source.origin}`"
+    if source.duplicate_of:
+        line += f" (same report as [{numbers[source.duplicate_of]}])"
+    return line

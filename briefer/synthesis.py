@@ -1,0 +1,150 @@
+"""Cross-source synthesis shared by every engine's reduce: similarity, corroboration, budgets.
+
+Input is plain statements (text plus the source that made them); output is similarity
+structure (which statements say the same thing, how many independent sources back each)
+and a word-budget selection that never cuts a statement mid-sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import snowballstemmer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+_WORDS_FOR_BUDGET = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement to synthesise: its text, its source and that source's independent root."""
+
+    key: str
+    text: str
+    source_id: str
+    root_id: str
+
+
+def count_words(text: str) -> int:
+    """Return the number of whitespace-separated words in ``text`` (the budget unit)."""
+    return len(_WORDS_FOR_BUDGET.findall(text))
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_stemmer().stemWord(word))
+
+
+def content_stems(text: str) -> list[str]:
+    """Return the stemmed content words of ``text`` (stop words dropped)."""
+    words = (w.lower().replace("’", "'") for w in _WORD.findall(text))
+    return [_stem(w) for w in words if w not in ENGLISH_STOP_WORDS and len(w) > 1]
+
+
+def vectorize(texts: Sequence[str]) -> csr_matrix:
+    """Return L2-normalised TF-IDF rows of stemmed content words, one row per text."""
+    vectorizer = TfidfVectorizer(
+        analyzer=content_stems, sublinear_tf=True, norm="l2", dtype=np.float32
+    )
+    try:
+        return vectorizer.fit_transform(texts)
+    except ValueError:  # every text empty after stop-word removal
+        from scipy.sparse import csr_matrix as _csr
+
+        return _csr((len(texts), 1), dtype=np.float32)
+
+
+def centroid_similarity(matrix: csr_matrix, groups: Sequence[str]) -> np.ndarray:
+    """Return each row's cosine to the centroid of group centroids (each group weighs once)."""
+    n_rows = matrix.shape[0]
+    if n_rows == 0:
+        return np.zeros(0, dtype=np.float32)
+    labels, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    group_sums = np.zeros((len(labels), matrix.shape[1]), dtype=np.float32)
+    for g in range(len(labels)):
+        rows = matrix[inverse == g]
+        total = np.asarray(rows.sum(axis=0)).ravel()
+        norm = float(np.linalg.norm(total))
+        if norm > 0:
+            group_sums[g] = total / norm
+    centroid = group_sums.mean(axis=0)
+    norm = float(np.linalg.norm(centroid))
+    if norm == 0:
+        return np.zeros(n_rows, dtype=np.float32)
+    return np.asarray(matrix @ (centroid / norm)).ravel()
+
+
+def similarity_rows(matrix: csr_matrix, rows: Sequence[int]) -> np.ndarray:
+    """Return the dense cosine similarities of ``rows`` against every row (len(rows) x n)."""
+    if not rows:
+        return np.zeros((0, matrix.shape[0]), dtype=np.float32)
+    block = matrix[list(rows)] @ matrix.T
+    return np.asarray(block.toarray(), dtype=np.float32)
+
+
+def corroboration(
+    similarities: np.ndarray, statements: Sequence[Statement], threshold: float
+) -> list[set[str]]:
+    """For each similarity row, return the independent roots whose statements match it."""
+    roots = np.asarray([s.root_id for s in statements])
+    result: list[set[str]] = []
+    for row in similarities:
+        result.append(set(roots[row >= threshold].tolist()))
+    return result
+
+
+def fit_to_budget(word_counts: Sequence[int], budget: int) -> list[int]:
+    """Return indices, in rank order, of the items that fit ``budget`` words when taken greedily.
+
+    Items are whole statements: one that does not fit is skipped and a shorter one later in
+    the ranking may still be taken, so the budget is used well and never exceeded.
+    """
+    chosen: list[int] = []
+    used = 0
+    for index, words in enumerate(word_counts):
+        if used + words <= budget:
+            chosen.append(index)
+            used += words
+    return chosen
+
+
+_NAME = re.compile(r"\b[A-Z][a-zà-ÿ]{3,}\b")
+
+
+def misspelling_rates(texts: dict[str, str]) -> dict[str, float]:
+    """Return, per independent source, the share of its names that others spell differently.
+
+    A machine-translated or garbled page writes "Zellinski" and "Luansk" where every other
+    source writes "Zelensky" and "Luhansk"; a clean report rarely does. Inflections
+    ("President"/"Presidents") do not count.
+    """
+    from rapidfuzz import fuzz, process
+
+    names = {key: set(_NAME.findall(text)) for key, text in texts.items()}
+    rates: dict[str, float] = {}
+    for key, own in names.items():
+        others = set().union(*(v for k, v in names.items() if k != key))
+        if not own or not others:
+            rates[key] = 0.0
+            continue
+        variants = 0
+        for name in own - others:
+            match = process.extractOne(name, others, scorer=fuzz.ratio, score_cutoff=75)
+            if match and not (match[0].startswith(name) or name.startswith(match[0])):
+                variants += 1
+        rates[key] = variants / len(own)
+    return rates

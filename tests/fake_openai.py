@@ -1,0 +1,243 @@
+"""A fake OpenAI-compatible server for tests: ``POST /v1/chat/completions`` from scripted replies.
+
+Everything it answers is scripted test data, never real model output. Tests queue
+``Reply`` objects (served first come, first served, or to the first request whose messages
+contain ``match``); when the queue is empty, ``responder`` (if set) builds the reply from
+the request. Each request body is kept in ``requests`` for the test to check.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """One scripted reply (test data): a completion, an HTTP error, or a slow answer."""
+
+    content: str | None = None
+    status: int = 200
+    finish_reason: str = "stop"
+    refusal: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    delay: float = 0.0
+    usage: bool = True
+    match: str | None = None
+    scripted: bool = True  # label: this reply is scripted test data
+
+    @classmethod
+    def json(cls, data: object, **kwargs: Any) -> Reply:
+        """Return a completion whose content is ``data`` as JSON."""
+        return cls(content=json.dumps(data), **kwargs)
+
+    @classmethod
+    def fail(cls, status: int, message: str = "scripted failure", **kwargs: Any) -> Reply:
+        """Return an HTTP error in the OpenAI error format."""
+        code = kwargs.pop("code", None)
+        return cls(
+            status=status, error={"message": message, "type": "error", "code": code}, **kwargs
+        )
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+class FakeOpenAI:
+    """A loopback Chat Completions server driven by scripted replies."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.responder: Responder | None = None
+        self._queue: list[Reply] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Return the base URL to give the openai client."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self) -> FakeOpenAI:
+        """Start serving in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        """Forget scripted replies, the responder and recorded requests."""
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.headers.clear()
+            self.responder = None
+
+    def script(self, *replies: Reply) -> None:
+        """Queue ``replies``."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def pending(self) -> int:
+        """Return how many scripted replies were not served."""
+        with self._lock:
+            return len(self._queue)
+
+    def next_reply(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+        """Return the reply to one request, and record the request."""
+        text = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        with self._lock:
+            self.requests.append(body)
+            self.headers.append(headers)
+            for index, reply in enumerate(self._queue):
+                if reply.match is None or reply.match in text:
+                    return self._queue.pop(index)
+            responder = self.responder
+        if responder is not None:
+            return responder(body)
+        return Reply.fail(418, "the fake server has no scripted reply for this request")
+
+
+def completion_body(reply: Reply, request: dict[str, Any]) -> dict[str, Any]:
+    """Return a Chat Completions response body for ``reply``."""
+    body: dict[str, Any] = {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": 0,
+        "model": request.get("model", "fake"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": reply.content,
+                    "refusal": reply.refusal,
+                },
+                "finish_reason": reply.finish_reason,
+                "logprobs": None,
+            }
+        ],
+    }
+    if reply.usage:
+        prompt = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", []))
+        completion = len((reply.content or "").split())
+        body["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+    return body
+
+
+def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            raw = self.rfile.read(length)
+            if not self.path.endswith("/chat/completions"):
+                self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
+                return
+            request = json.loads(raw)
+            reply = server.next_reply(request, {k.lower(): v for k, v in self.headers.items()})
+            if reply.delay:
+                time.sleep(reply.delay)
+            if reply.status != 200:
+                self._send(reply.status, {"error": reply.error or {}}, reply.headers)
+            else:
+                self._send(200, completion_body(reply, request), reply.headers)
+
+        def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+            data = json.dumps(body).encode("utf-8")
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test); nothing to answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output clean
+
+    return Handler
+
+
+def echo_model(request: dict[str, Any]) -> Reply:
+    """Return a scripted stand-in model's reply: it restates what it is shown, nothing more.
+
+    Map and brief: one claim per passage, quoting the passage's first sentence. Reduce: one
+    bullet per listed item, citing it. Repair: no claims. Deterministic test data.
+    """
+    kind = _kind_of(request)
+    user = next((m["content"] for m in reversed(request["messages"]) if m["role"] == "user"), "")
+    if kind in {"MapOutput", "BriefOutput"}:
+        claims: list[dict[str, Any]] = []
+        for line in user.splitlines():
+            if line.startswith("[S") and "] " in line:
+                passage_id, text = line[1:].split("] ", 1)
+                sentence = text.split(". ")[0].rstrip(".") + "."
+                quote = sentence[:-1] if not text.startswith(sentence) else sentence
+                claims.append(
+                    {
+                        "id": f"c{len(claims) + 1}",
+                        "text": sentence,
+                        "citations": [{"passage_id": passage_id, "quote": quote}],
+                    }
+                )
+        if kind == "MapOutput":
+            return Reply.json(
+                {"claims": [{k: v for k, v in c.items() if k != "id"} for c in claims]}
+            )
+        bullets = [{"text": c["text"], "claim_ids": [c["id"]]} for c in claims]
+        return Reply.json(
+            {
+                "claims": claims,
+                "title": "Echo briefing",
+                "sections": [{"title": "Key points", "bullets": bullets}],
+                "differences": [],
+            }
+        )
+    if kind == "ReduceOutput":
+        bullets = []
+        for line in user.splitlines():
+            head, sep, text = line.partition("] ")
+            if sep and " [S" in head:
+                bullets.append({"text": text, "claim_ids": [head.split(" [", 1)[0]]})
+        return Reply.json(
+            {
+                "title": "Echo briefing",
+                "sections": [{"title": "Key points", "bullets": bullets}],
+                "differences": [],
+            }
+        )
+    return Reply.json({"claims": []})
+
+
+def _kind_of(request: dict[str, Any]) -> str:
+    response_format = request.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        return str(response_format["json_schema"]["name"])
+    text = json.dumps(request.get("messages", []))
+    for kind in ("BriefOutput", "MapOutput", "RepairOutput", "ReduceOutput"):
+        if f'\\"title\\": \\"{kind}\\"' in text:
+            return kind
+    return "unknown"

@@ -1,0 +1,328 @@
+"""Tests for briefer.chunking: sentences, passages and chunks keep exact offsets."""
+
+
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from briefer.chunking import chunk_source, make_chunks, make_passages, split_sentences
+from briefer.models import Passage, Source, Span
+from briefer.tokens import count_tokens
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def make_source(paragraphs: list[str], source_id: str = "S1", separator: str = "\n\n") -> Source:
+    """Build a Source whose blocks are exactly the given paragraphs."""
+    text = "Page header\n" + separator.join(paragraphs) + "\nFooter"
+    blocks: list[Span] = []
+    cursor = 0
+    for paragraph in paragraphs:
+        start = text.index(paragraph, cursor)
+        blocks.append(Span(start=start, end=start + len(paragraph)))
+        cursor = start + len(paragraph)
+    return Source(
+        id=source_id,
+        title="Second round of Russia-Ukraine peace talks",
+        origin="test",
+        text=text,
+        blocks=blocks,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def sentence_texts(text: str) -> list[str]:
+    return [text[s.start : s.end] for s in split_sentences(text)]
+
+
+# Paragraphs taken from the seed articles (BBC-based and CNN reports).
+SEED_PARAGRAPHS = [
+    "Ukrainian negotiators reported that Russia once again declined to agree to an "
+    "“unconditional ceasefire,” a primary demand from Kyiv, supported by its Western allies. "
+    "However, both nations did agree to return the remains of approximately 12,000 soldiers.",
+    "The Russian delegation proposed a brief truce lasting two to three days in selected areas "
+    "along the front lines, but did not provide further information.",
+    "Monday’s talks, held in Istanbul, Turkey, lasted just over an hour. The only concrete "
+    "outcome was a commitment to exchange all seriously wounded or ill prisoners of war, along "
+    "with those under the age of 25.",
+    "Zelensky criticized Russia for not sharing its memorandum ahead of time. “Despite this,” "
+    "he said before the talks began, “we will attempt to achieve at least some progress on the "
+    "path toward peace.” It is not yet clear if Ukraine’s daring Sunday air raid will "
+    "streamline that path or make it more thorny.",
+    "Vasul Malyuk, the head of the SBU, said the attack caused an estimated $7 billion in damage "
+    "and had struck 34% of Russia’s strategic cruise missile carriers – a total of 41 aircraft. "
+    "These targets were “completely legitimate,” Malyuk said, stressing that Russia had used the "
+    "planes throughout the conflict to pummel Ukraine’s “peaceful cities.”",
+    "Medinsky also said Russia would return the bodies of 6,000 Ukrainian soldiers in the "
+    "coming week. In return, Zelensky stated that Ukraine would also hand over 6,000 Russian "
+    "bodies, though he gave no specific timeframe.",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "The U.S. has led a recent diplomatic push to stop the full-scale invasion, which "
+            "began on Feb. 24, 2022. 'We are proposing … a ceasefire before a leaders' summit,' "
+            "with the U.S. acting as a mediator, Zelensky told a media briefing in Kyiv.",
+            [
+                "The U.S. has led a recent diplomatic push to stop the full-scale invasion, "
+                "which began on Feb. 24, 2022.",
+                "'We are proposing … a ceasefire before a leaders' summit,' with the U.S. acting "
+                "as a mediator, Zelensky told a media briefing in Kyiv.",
+            ],
+        ),
+        (
+            "The bill that Sen. Graham, R-S.C., plans to introduce in the Senate aims to ratchet "
+            "up economic pressure on Russia. China and India are the two biggest markets for "
+            "Russian energy exports.",
+            [
+                "The bill that Sen. Graham, R-S.C., plans to introduce in the Senate aims to "
+                "ratchet up economic pressure on Russia.",
+                "China and India are the two biggest markets for Russian energy exports.",
+            ],
+        ),
+        (
+            "Zelensky criticized Russia for not sharing its memorandum ahead of time. “Despite "
+            "this,” he said before the talks began, “we will attempt to achieve at least some "
+            "progress on the path toward peace.” It is not yet clear if the raid will help.",
+            [
+                "Zelensky criticized Russia for not sharing its memorandum ahead of time.",
+                "“Despite this,” he said before the talks began, “we will attempt to achieve at "
+                "least some progress on the path toward peace.”",
+                "It is not yet clear if the raid will help.",
+            ],
+        ),
+        (
+            "'Despite this,' he said, 'we will attempt to achieve at least some progress on the "
+            "path toward peace.' Zelensky criticized Russia.",
+            [
+                "'Despite this,' he said, 'we will attempt to achieve at least some progress on "
+                "the path toward peace.'",
+                "Zelensky criticized Russia.",
+            ],
+        ),
+        (
+            "The statement was read by J. R. R. Tolkien Jr. at the embassy. Sen. John Kennedy, "
+            "R-L.a., one of the 82 co-sponsors of the bill, told Fox News Digital.",
+            [
+                "The statement was read by J. R. R. Tolkien Jr. at the embassy.",
+                "Sen. John Kennedy, R-L.a., one of the 82 co-sponsors of the bill, told Fox News "
+                "Digital.",
+            ],
+        ),
+    ],
+    ids=[
+        "us-and-date",
+        "senator-abbreviations",
+        "curly-closing-quote",
+        "straight-quote",
+        "initials",
+    ],
+)
+def test_split_sentences_keeps_abbreviations_initials_and_quotes(
+    text: str, expected: list[str]
+) -> None:
+    assert sentence_texts(text) == expected
+
+
+def test_split_sentences_returns_absolute_trimmed_spans_inside_the_range() -> None:
+    text = "Navigation | Home\n   The talks began late. They lasted barely over an hour.  \nFooter."
+    start = text.index("   The")
+    end = text.index("\nFooter")
+
+    spans = split_sentences(text, start, end)
+
+    assert [text[s.start : s.end] for s in spans] == [
+        "The talks began late.",
+        "They lasted barely over an hour.",
+    ]
+    assert all(start <= s.start < s.end <= end for s in spans)
+
+
+def test_split_sentences_of_blank_text_is_empty() -> None:
+    assert split_sentences("  \n\t ") == []
+    assert split_sentences("Some text.", 4, 4) == []
+
+
+def test_split_sentences_loses_no_characters() -> None:
+    text = "\n".join(SEED_PARAGRAPHS)
+    spans = split_sentences(text)
+
+    assert len(spans) > len(SEED_PARAGRAPHS)
+    assert text[: spans[0].start].strip() == ""
+    assert text[spans[-1].end :].strip() == ""
+    for before, after in itertools.pairwise(spans):
+        assert before.end <= after.start
+        assert text[before.end : after.start].strip() == ""
+
+
+def check_passages(source: Source, passages: list[Passage], max_tokens: int) -> None:
+    """Assert the invariants every list of passages must satisfy."""
+    assert [p.id for p in passages] == [f"{source.id}.P{i}" for i in range(1, len(passages) + 1)]
+    for passage in passages:
+        assert passage.source_id == source.id
+        assert source.text[passage.start : passage.end] == passage.text
+        assert passage.n_tokens == count_words(passage.text)
+        assert passage.sentences
+        assert passage.sentences[0].start == passage.start
+        assert passage.sentences[-1].end == passage.end
+        assert all(passage.start <= s.start < s.end <= passage.end for s in passage.sentences)
+        # A passage never straddles two blocks.
+        assert any(b.start <= passage.start and passage.end <= b.end for b in source.blocks)
+        if len(passage.sentences) > 1:
+            assert passage.n_tokens <= max_tokens
+
+
+def test_make_passages_round_trips_offsets_and_respects_the_limit() -> None:
+    source = make_source(SEED_PARAGRAPHS)
+
+    passages = make_passages(source, count_words, max_tokens=40)
+
+    check_passages(source, passages, 40)
+    assert any(len(p.sentences) > 1 for p in passages)
+    # Every sentence of every block appears in exactly one passage, in order.
+    expected = [s for b in source.blocks for s in split_sentences(source.text, b.start, b.end)]
+    assert [s for p in passages for s in p.sentences] == expected
+
+
+def test_make_passages_never_joins_sentences_of_different_blocks() -> None:
+    source = make_source(["Talks began late.", "They ended soon.", "No deal was made."])
+
+    passages = make_passages(source, count_words, max_tokens=96)
+
+    assert [p.text for p in passages] == [
+        "Talks began late.",
+        "They ended soon.",
+        "No deal was made.",
+    ]
+
+
+def test_make_passages_keeps_a_long_sentence_whole() -> None:
+    long_sentence = SEED_PARAGRAPHS[1]
+    source = make_source([f"Talks ended. {long_sentence} Nothing else."])
+
+    passages = make_passages(source, count_words, max_tokens=5)
+
+    assert [p.text for p in passages] == ["Talks ended.", long_sentence, "Nothing else."]
+    assert passages[1].n_tokens > 5
+
+
+def test_make_passages_is_stable_and_limit_is_configurable() -> None:
+    source = make_source(SEED_PARAGRAPHS)
+
+    first = make_passages(source, count_words, max_tokens=60)
+    again = make_passages(source, count_words, max_tokens=60)
+    small = make_passages(source, count_words, max_tokens=1)
+
+    assert first == again
+    assert len(small) > len(first)
+    assert all(len(p.sentences) == 1 for p in small)
+
+
+def test_make_passages_counts_tokens_with_the_offline_tokenizer() -> None:
+    source = make_source(SEED_PARAGRAPHS)
+
+    passages = make_passages(source, count_tokens, max_tokens=50)
+
+    for passage in passages:
+        assert passage.n_tokens == count_tokens(passage.text)
+        assert passage.n_tokens <= 50 or len(passage.sentences) == 1
+
+
+def test_make_passages_rejects_a_nonpositive_limit() -> None:
+    with pytest.raises(ValueError, match="max_tokens"):
+        make_passages(make_source(SEED_PARAGRAPHS), count_words, max_tokens=0)
+
+
+def test_make_chunks_respects_the_budget_and_keeps_passage_order() -> None:
+    source = make_source(SEED_PARAGRAPHS)
+    passages = make_passages(source, count_words, max_tokens=30)
+
+    chunks = make_chunks(passages, count_words, max_tokens=70)
+
+    assert len(chunks) > 1
+    assert [c.id for c in chunks] == [f"S1.C{i}" for i in range(1, len(chunks) + 1)]
+    assert [p for c in chunks for p in c.passages] == passages
+    for chunk in chunks:
+        assert chunk.n_tokens == count_words(chunk.text)
+        assert chunk.n_tokens <= 70 or len(chunk.passages) == 1
+
+
+def test_make_chunks_gives_an_oversized_passage_its_own_chunk() -> None:
+    source = make_source(SEED_PARAGRAPHS)
+    passages = make_passages(source, count_words, max_tokens=200)
+    big = max(passages, key=lambda p: p.n_tokens)
+
+    chunks = make_chunks(passages, count_words, max_tokens=big.n_tokens - 1)
+
+    assert any(c.passages == [big] for c in chunks)
+
+
+def test_make_chunks_never_mixes_sources() -> None:
+    first = make_passages(make_source(SEED_PARAGRAPHS[:2], "S1"), count_words)
+    second = make_passages(make_source(SEED_PARAGRAPHS[2:4], "S2"), count_words)
+
+    chunks = make_chunks(first + second, count_words, max_tokens=10_000)
+
+    assert [(c.id, c.passages) for c in chunks] == [("S1.C1", first), ("S2.C1", second)]
+
+
+def test_chunk_source_uses_both_limits() -> None:
+    source = make_source(SEED_PARAGRAPHS)
+
+    passages, chunks = chunk_source(source, count_words, passage_tokens=25, chunk_tokens=60)
+
+    check_passages(source, passages, 25)
+    assert passages == make_passages(source, count_words, 25)
+    assert chunks == make_chunks(passages, count_words, 60)
+
+
+SEED_SENTENCES = [
+    s for paragraph in SEED_PARAGRAPHS for s in sentence_texts(paragraph) if s.endswith(".")
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    blocks=st.lists(
+        st.lists(st.sampled_from(SEED_SENTENCES), min_size=1, max_size=6),
+        min_size=1,
+        max_size=5,
+    ),
+    gap=st.sampled_from([" ", "  ", "\n", " \n "]),
+    max_tokens=st.integers(min_value=1, max_value=120),
+)
+def test_passage_invariants_hold_for_any_layout(
+    blocks: list[list[str]], gap: str, max_tokens: int
+) -> None:
+    paragraphs = [gap.join(sentences) for sentences in blocks]
+    source = make_source(paragraphs, separator="\n")
+
+    passages = make_passages(source, count_words, max_tokens)
+
+    check_passages(source, passages, max_tokens)
+    found = [source.text[s.start : s.end] for p in passages for s in p.sentences]
+    assert found == [s for sentences in blocks for s in sentences]
+
+
+def test_seed_style_blocks_split_on_single_newlines() -> None:
+    # Blocks as cleaning produces them: one per non-empty line.
+    text = "logo\nCNN —\n" + "\n".join(SEED_PARAGRAPHS[:3])
+    blocks = [Span(start=m.start(), end=m.end()) for m in re.finditer(r"[^\n]+", text)][2:]
+    source = Source(id="S7", title="t", origin="o", text=text, blocks=blocks, sha256="0" * 64)
+
+    passages = make_passages(source, count_words, max_tokens=96)
+
+    assert [p.id for p in passages] == ["S7.P1", "S7.P2", "S7.P3"]
+    assert [p.text for p in passages] == SEED_PARAGRAPHS[:3]

@@ -1,0 +1,126 @@
+"""The command line as a user meets it: output, errors, exit codes, safe writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from briefer.cli import app
+from briefer.models import Briefing
+
+ARTICLES = Path(__file__).parents[1] / "examples" / "istanbul-talks" / "articles"
+runner = CliRunner()
+
+
+def _run(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), input=stdin, env={"OPENAI_API_KEY": ""})
+
+
+def test_brief_writes_markdown_and_says_which_engine_on_stderr() -> None:
+    result = _run("brief", str(ARTICLES), "--length", "short")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("# ")
+    assert "## Sources" in result.stdout
+    assert "[1]" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "briefer: no API key configured; using the built-in offline extractive engine."
+    ]
+
+
+def test_json_output_is_the_briefing_model_with_provenance() -> None:
+    result = _run("brief", str(ARTICLES), "--format", "json", "--audience", "analyst")
+    assert result.exit_code == 0, result.stderr
+    briefing = Briefing.model_validate_json(result.stdout)
+    assert briefing.provenance.engine == "extractive"
+    assert briefing.provenance.parameters.audience == "analyst"
+    assert briefing.bullets
+    cited = {c.passage_id for b in briefing.bullets for c in b.citations}
+    assert cited == {p.id for p in briefing.passages}
+
+
+def test_html_output_escapes_and_links_sources() -> None:
+    result = _run("brief", str(ARTICLES), "--format", "html", "--length", "short")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("<!doctype html>")
+    assert 'href="#src1"' in result.stdout
+    assert "&#x27;" in result.stdout or "&quot;" in result.stdout or "’" in result.stdout
+
+
+def test_stdin_is_read_with_dash() -> None:
+    text = (ARTICLES / "003_5beee2cfb4e9681c.txt").read_text(encoding="utf-8")
+    result = _run("brief", "-", "--max-words", "60", stdin=text)
+    assert result.exit_code == 0, result.stderr
+    assert "prisoners" in result.stdout or "ceasefire" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda d: d / "missing.txt", "no such file"),
+        (lambda d: _write(d / "empty.txt", b""), "empty"),
+        (lambda d: _write(d / "blob.txt", bytes(range(256)) * 8), ""),
+        (lambda d: _write(d / "table.csv", b"a,b\n1,2\n"), ".csv"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_file(tmp_path: Path, make, problem: str) -> None:  # type: ignore[no-untyped-def]
+    path = make(tmp_path)
+    result = _run("brief", str(path))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and path.name in lines[0]
+    assert problem in lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_output_file_is_written_and_never_overwritten_unasked(tmp_path: Path) -> None:
+    target = tmp_path / "brief.md"
+    assert _run("brief", str(ARTICLES), "-o", str(target)).exit_code == 0
+    first = target.read_text(encoding="utf-8")
+    assert first.startswith("# ")
+    target.write_text("my own notes", encoding="utf-8")
+    result = _run("brief", str(ARTICLES), "-o", str(target))
+    assert result.exit_code == 1
+    assert "already exists" in result.stderr and "--force" in result.stderr
+    assert target.read_text(encoding="utf-8") == "my own notes"
+    assert _run("brief", str(ARTICLES), "-o", str(target), "--force").exit_code == 0
+    assert target.read_text(encoding="utf-8") == first
+    assert [p.name for p in tmp_path.iterdir()] == ["brief.md"]  # no temp file left behind
+
+
+def test_input_file_is_never_the_output(tmp_path: Path) -> None:
+    article = tmp_path / "story.txt"
+    original = (ARTICLES / "003_5beee2cfb4e9681c.txt").read_text(encoding="utf-8")
+    article.write_text(original, encoding="utf-8")
+    result = _run("brief", str(article), "-o", str(article), "--force")
+    assert result.exit_code == 1
+    assert "input" in result.stderr
+    assert article.read_text(encoding="utf-8") == original
+
+
+def test_length_and_max_words_together_is_a_usage_error() -> None:
+    result = _run("brief", str(ARTICLES), "--length", "short", "--max-words", "100")
+    assert result.exit_code == 2
+
+
+def test_help_shows_worked_examples() -> None:
+    for args in (["--help"], ["brief", "--help"], ["check", "--help"]):
+        result = _run(*args)
+        assert result.exit_code == 0
+        assert "Example" in result.stdout and "briefer " in result.stdout
+
+
+def test_schema_command_prints_the_json_schema() -> None:
+    result = _run("schema")
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "Briefing"
+    assert "provenance" in schema["properties"]

@@ -1,0 +1,330 @@
+"""Tests for briefer.grounding: quotes, numbers and citations of claims and bullets."""
+
+
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from briefer.grounding import (
+    check_bullet,
+    check_claim,
+    extract_numbers,
+    normalize_for_match,
+    validate_claims,
+)
+from briefer.models import Bullet, Citation, Claim, Passage
+
+
+def make_passage(passage_id: str, text: str) -> Passage:
+    source_id = passage_id.split(".")[0]
+    return Passage(
+        id=passage_id, source_id=source_id, start=0, end=len(text), text=text, n_tokens=0
+    )
+
+
+# Passages taken from the seed articles (CNN, BBC-based and rewritten reports).
+SBU = make_passage(
+    "S1.P4",
+    "Vasul Malyuk, the head of the SBU, said the attack caused an estimated $7 billion in damage "
+    "and had struck 34% of Russia’s strategic cruise missile carriers – a total of 41 aircraft.",
+)
+BODIES = make_passage(
+    "S4.P2",
+    "However, both nations did agree to return the remains of approximately 12,000 soldiers.",
+)
+RETURN = make_passage(
+    "S4.P15",
+    "Medinsky also said Russia would return the bodies of 6,000 Ukrainian soldiers in the "
+    "coming week.",
+)
+TRUCE = make_passage(
+    "S1.P9",
+    "Whereas Umerov reiterated that Ukraine’s demand for an unconditional 30-day ceasefire has "
+    "“remained unchanged for three months,” Medinsky said Russia had proposed a much narrower "
+    "ceasefire, lasting just two or three days in “certain parts” of the frontline.",
+)
+TRUCE_REWRITE = make_passage(
+    "S3.P3",
+    "The Russian delegation proposed a brief truce lasting two to three days in selected areas "
+    "along the front lines, but did not provide further information.",
+)
+PEACE = make_passage(
+    "S1.P8",
+    "Zelensky criticized Russia for not sharing its memorandum ahead of time. “Despite this,” he "
+    "said before the talks began, “we will attempt to achieve at least some progress on the path "
+    "toward peace.”",
+)
+PASSAGES = {p.id: p for p in (SBU, BODIES, RETURN, TRUCE, TRUCE_REWRITE, PEACE)}
+
+
+def claim(text: str, *citations: tuple[str, str], claim_id: str = "c1") -> Claim:
+    return Claim(
+        id=claim_id,
+        text=text,
+        citations=[Citation(passage_id=pid, quote=quote) for pid, quote in citations],
+    )
+
+
+def codes(text: str, *citations: tuple[str, str]) -> list[str]:
+    return [r.code for r in check_claim(claim(text, *citations), PASSAGES)]
+
+
+# --- normalize_for_match -------------------------------------------------------------
+
+
+def test_normalize_for_match_folds_case_quotes_dashes_ellipsis_and_spaces() -> None:
+    text = "  “Despite this,” he said – ‘we will’ — try…\n\t MORE  "
+    assert normalize_for_match(text) == "\"despite this,\" he said - 'we will' - try... more"
+
+
+def test_normalize_for_match_keeps_punctuation_and_word_forms() -> None:
+    assert normalize_for_match("Talks ended; no deals, (yet).") == "talks ended; no deals, (yet)."
+
+
+# --- extract_numbers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("approximately 12,000 soldiers", {12000}),
+        ("12000 soldiers", {12000}),
+        ("twelve thousand soldiers", {12000}),
+        ("six thousand bodies", {6000}),
+        ("an estimated $7 billion in damage", {7_000_000_000}),
+        ("7 billion dollars, 7bn or $7B", {7_000_000_000}),
+        ("US$1.5bn and $5m", {Decimal("1.5e9"), 5_000_000}),
+        ("struck 34% of carriers, or 34 percent", {34}),
+        ("lasting just two or three days", {2, 3}),
+        ("a truce of two to three days", {2, 3}),
+        ("a truce of 2-3 days", {2, 3}),
+        ("ninety-nine, a hundred and twenty, two dozen", {99, 120, 24}),
+        ("between two and three", {2, 3}),
+        ("nearly 3 1/2 years, or three and a half years", {Decimal("3.5")}),
+        ("began on Feb. 24, 2022, and by mid-2022", {24, 2022}),
+        ("an unconditional 30-day ceasefire", {30}),
+        ("on June 24th", {24}),
+        ("the first and second rounds", set()),
+        ("one of the most significant blows", set()),
+        ("twenty-one and one million", {21, 1_000_000}),
+        ("thousands of miles and hundreds of children", set()),
+        ("the G7 Summit, F-16 jets, Tu-95 bombers, COVID-19, 5G masts", set()),
+        ("passage S1.P2 and image 6a33c0a6-4ea4", set()),
+        ("as two sources report [1][2] and [1, 3]", {2}),
+    ],
+)
+def test_extract_numbers(text: str, expected: set[int | Decimal]) -> None:
+    assert extract_numbers(text) == {Decimal(v) for v in expected}
+
+
+# --- check_claim: accepted -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "citations"),
+    [
+        (
+            "The SBU said the attack caused an estimated $7 billion in damage",
+            [("S1.P4", "an estimated $7 billion in damage")],
+        ),
+        (
+            "The drone attack caused 7 billion dollars of damage to 41 aircraft, 34 percent of "
+            "the fleet",
+            [("S1.P4", "a total of 41 aircraft")],
+        ),
+        ("Both sides agreed to return about 12000 soldiers' remains", [("S4.P2", "12,000")]),
+        (
+            "Russia offered a ceasefire of two to three days",
+            [("S1.P9", "lasting just two or three days")],
+        ),
+        ("Russia offered a ceasefire of 2-3 days", [("S3.P3", "two to three days")]),
+        ("Russia will return six thousand bodies", [("S4.P15", "the bodies of 6,000")]),
+        (
+            "Zelensky vowed progress toward peace",
+            [("S1.P8", '"We will attempt to achieve at least some progress on the path')],
+        ),
+        (
+            "The SBU counted the damaged carriers",
+            [("S1.P4", "strategic cruise missile carriers - a total of 41 aircraft")],
+        ),
+        (
+            "The second round ended after Zelensky criticized Russia",
+            [("S1.P8", "Zelensky  criticized\nRussia")],
+        ),
+        (
+            "Estimates put damage at $7 billion and the bodies returned at 6,000",
+            [("S1.P4", "$7 billion"), ("S4.P15", "6,000 Ukrainian soldiers")],
+        ),
+    ],
+    ids=[
+        "same-wording",
+        "other-units",
+        "thousands-separator",
+        "range-wording",
+        "range-digits",
+        "number-words",
+        "curly-vs-straight-quotes",
+        "en-dash-vs-hyphen",
+        "whitespace-and-ordinal",
+        "numbers-across-passages",
+    ],
+)
+def test_check_claim_accepts_grounded_claims(text: str, citations: list[tuple[str, str]]) -> None:
+    assert check_claim(claim(text, *citations), PASSAGES) == []
+
+
+# --- check_claim: rejected -------------------------------------------------------------
+
+
+def test_check_claim_rejects_a_claim_without_citations() -> None:
+    reasons = check_claim(claim("Talks ended without a ceasefire"), PASSAGES)
+    assert [r.code for r in reasons] == ["no_citation"]
+
+
+def test_check_claim_rejects_an_unknown_passage_and_names_it() -> None:
+    reasons = check_claim(claim("The damage was $9 billion", ("S9.P1", "$9 billion")), PASSAGES)
+
+    # Without a known passage there is no evidence to compare numbers against.
+    assert [r.code for r in reasons] == ["unknown_passage"]
+    assert "S9.P1" in reasons[0].message
+
+
+def test_check_claim_reports_every_failing_citation() -> None:
+    assert codes(
+        "The attack caused $7 billion in damage",
+        ("S1.P4", "$7 billion in damage"),
+        ("S1.P99", "an estimated"),
+        ("S4.P2", "caused $7 billion"),
+    ) == ["unknown_passage", "quote_not_found"]
+
+
+def test_check_claim_rejects_a_paraphrased_quote() -> None:
+    quote = "Zelensky said that despite this they would try to make some progress towards peace"
+    reasons = check_claim(claim("Zelensky promised to try", ("S1.P8", quote)), PASSAGES)
+
+    assert [r.code for r in reasons] == ["quote_not_found"]
+    assert "S1.P8" in reasons[0].message
+    assert quote[:40] in reasons[0].message
+    assert quote not in reasons[0].message  # long quotes are shortened
+    assert len(reasons[0].message) < 110
+
+
+@pytest.mark.parametrize("quote", ["", "   \n "])
+def test_check_claim_rejects_an_empty_quote(quote: str) -> None:
+    assert codes("The attack damaged Russian bombers", ("S1.P4", quote)) == ["quote_not_found"]
+
+
+def test_check_claim_rejects_a_quote_from_another_passage() -> None:
+    assert codes("Remains will be returned", ("S4.P2", "the bodies of 6,000")) == [
+        "quote_not_found"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [
+        ("The SBU said the attack caused an estimated $8 billion in damage", "$8 billion"),
+        ("The SBU said the attack caused an estimated $7 million in damage", "$7 million"),
+        ("Both sides agreed to return about 13,000 soldiers' remains", "13,000"),
+        ("The attack destroyed 41 aircraft, 35% of the fleet", "35%"),
+        ("Russia will return seven thousand bodies", "seven thousand"),
+    ],
+)
+def test_check_claim_rejects_a_number_not_in_the_cited_passages(text: str, missing: str) -> None:
+    citations = [("S1.P4", "$7 billion"), ("S4.P2", "12,000"), ("S4.P15", "6,000")]
+
+    reasons = check_claim(claim(text, *citations), PASSAGES)
+
+    assert [r.code for r in reasons] == ["number_not_in_evidence"]
+    assert missing in reasons[0].message
+    assert "S1.P4, S4.P2, S4.P15" in reasons[0].message
+
+
+def test_check_claim_only_counts_numbers_of_cited_passages() -> None:
+    # 6,000 is in S4.P15, but the claim cites only S4.P2.
+    reasons = check_claim(
+        claim("Russia will return 6,000 bodies", ("S4.P2", "return the remains")), PASSAGES
+    )
+    assert [r.code for r in reasons] == ["number_not_in_evidence"]
+    assert "6,000" in reasons[0].message
+
+
+# --- check_bullet and validate_claims ----------------------------------------------------
+
+
+def make_bullet(text: str, *citations: tuple[str, str]) -> Bullet:
+    return Bullet(
+        id="b1",
+        text=text,
+        citations=[Citation(passage_id=pid, quote=quote) for pid, quote in citations],
+        claim_ids=["c1"],
+        source_ids=sorted({pid.split(".")[0] for pid, _ in citations}),
+        n_sources=len({pid.split(".")[0] for pid, _ in citations}),
+    )
+
+
+def test_check_bullet_applies_the_same_checks() -> None:
+    grounded = make_bullet(
+        "Russia proposed a two-to-three-day truce [1][2]",
+        ("S1.P9", "two or three days"),
+        ("S3.P3", "two to three days"),
+    )
+    wrong = make_bullet("Russia proposed a five-day truce", ("S1.P9", "a five-day truce"))
+
+    assert check_bullet(grounded, PASSAGES) == []
+    assert [r.code for r in check_bullet(wrong, PASSAGES)] == [
+        "quote_not_found",
+        "number_not_in_evidence",
+    ]
+    assert [r.code for r in check_bullet(make_bullet("Talks ended"), PASSAGES)] == ["no_citation"]
+
+
+def test_validate_claims_splits_accepted_and_rejected_in_order() -> None:
+    claims = [
+        claim("Damage reached $7 billion", ("S1.P4", "$7 billion"), claim_id="c1"),
+        claim("Damage reached $8 billion", ("S1.P4", "$7 billion"), claim_id="c2"),
+        claim("Russia offered 2-3 days", ("S1.P9", "two or three days"), claim_id="c3"),
+        claim("Talks collapsed", claim_id="c4"),
+    ]
+
+    accepted, rejected = validate_claims(claims, PASSAGES, stage="map")
+
+    assert [c.id for c in accepted] == ["c1", "c3"]
+    assert [(r.claim.id, r.stage, [x.code for x in r.reasons]) for r in rejected] == [
+        ("c2", "map", ["number_not_in_evidence"]),
+        ("c4", "map", ["no_citation"]),
+    ]
+
+
+# --- properties --------------------------------------------------------------------------
+
+PASSAGE_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(codec="utf-8", exclude_categories=["Cs"]),
+        st.sampled_from(list("‘’“”–—…  \n\tAaΣß")),
+    ),
+    min_size=1,
+    max_size=200,
+)
+
+
+@given(text=PASSAGE_TEXT, data=st.data())
+def test_any_substring_of_a_passage_is_an_accepted_quote(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
+    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    quote = text[start:end]
+    assume(quote.strip())
+    passages = {"S1.P1": make_passage("S1.P1", text)}
+
+    assert check_claim(claim("A claim without figures", ("S1.P1", quote)), passages) == []
+
+
+@given(text=PASSAGE_TEXT)
+def test_normalize_for_match_is_idempotent(text: str) -> None:
+    once = normalize_for_match(text)
+    assert normalize_for_match(once) == once
