@@ -59,16 +59,14 @@ class ResponseCache:
             return None
 
     def put(self, key: str, reply: StoredReply) -> None:
-        """Store ``reply`` under ``key`` atomically (a crash leaves no half-written entry)."""
+        """Store ``reply`` under ``key`` atomically (a crash leaves no half-written entry).
+
+        Raises:
+            OSError: the cache directory is not writable.
+        """
         path = self._path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(path, reply.model_dump_json())
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot write the response cache in {self.directory} ({exc.strerror}): "
-                "set BRIEFER_CACHE_DIR or pass --no-cache"
-            ) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, reply.model_dump_json())
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
@@ -116,8 +114,11 @@ class Cassette:
         line = json.dumps(
             {"key": key, "request": payload, "reply": reply.model_dump()}, ensure_ascii=False
         )
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        try:
+            with self._lock, self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot record to {self.path} ({exc.strerror})") from None
 
     def _load(self) -> None:
         try:
@@ -159,7 +160,10 @@ class Tracer:
         slug = re.sub(r"[^A-Za-z0-9.+-]+", "-", label).strip("-")[:80] or "item"
         path = self.directory / f"{number:04d}-{slug}.json"
         text = json.dumps(data, ensure_ascii=False, indent=2, default=_jsonable)
-        path.write_text(text + "\n", encoding="utf-8")
+        try:
+            path.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write the trace file {path} ({exc.strerror})") from None
         return path
 
 

@@ -24,13 +24,12 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     """Return the spans of the sentences in ``text[start:end]``, trimmed of whitespace."""
     stop = len(text) if end is None else end
     piece = text[start:stop]
-    # Cut where each sentence's first token begins, so every character of the piece lands
-    # in exactly one sentence even if syntok leaves some outside its tokens. analyze() runs
-    # on the slice because it pads its input with one space per offset character.
+    # Cut where each sentence's first token begins, so every character after the first
+    # token lands in exactly one sentence even if syntok leaves some outside its tokens.
+    # analyze() runs on the slice because it pads its input with one space per offset char.
     cuts = [sentence[0].offset for paragraph in segmenter.analyze(piece) for sentence in paragraph]
     if not cuts:
         return []
-    cuts[0] = 0
     spans: list[Span] = []
     for left, right in zip(cuts, [*cuts[1:], len(piece)], strict=True):
         span = _trim(piece, left, right)

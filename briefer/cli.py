@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from briefer import __version__
-from briefer.errors import BrieferError, OutputError
-from briefer.models import LENGTH_WORDS, Audience, BriefOptions, Length
+from briefer.errors import BrieferError, ConfigError, OutputError
+from briefer.models import LENGTH_WORDS, Audience, BriefOptions, Length, Usage
 from briefer.render import OutputFormat, briefing_schema, render
+from briefer.tokens import count_tokens
 
 app = typer.Typer(
     name="briefer",
@@ -89,6 +92,15 @@ def write_output(text: str, target: Path, inputs: list[Path], force: bool) -> No
         raise
 
 
+class EngineChoice(StrEnum):
+    auto = "auto"
+    llm = "llm"
+    extractive = "extractive"
+
+
+_LLM = "LLM engine (an API key or --base-url selects it)"
+
+
 @app.command(help=_BRIEF_HELP)
 def brief(
     articles: Annotated[list[str], typer.Argument(help="Files, directories, or - for stdin.")],
@@ -118,19 +130,121 @@ def brief(
     chunk_tokens: Annotated[
         int, typer.Option(min=64, help="Largest map chunk, in tokens (whole passages).")
     ] = 1500,
+    engine_choice: Annotated[
+        EngineChoice,
+        typer.Option("--engine", help="auto: the LLM when configured, else extractive."),
+    ] = EngineChoice.auto,
+    model: Annotated[
+        str | None, typer.Option(help="Model name [env BRIEFER_MODEL].", rich_help_panel=_LLM)
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible server [env OPENAI_BASE_URL].", rich_help_panel=_LLM),
+    ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(help="Variable holding the API key [OPENAI_API_KEY].", rich_help_panel=_LLM),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Parallel map calls.", rich_help_panel=_LLM)
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature.", rich_help_panel=_LLM)
+    ] = None,
+    context_window: Annotated[
+        int | None,
+        typer.Option(help="Override the model's context window.", rich_help_panel=_LLM),
+    ] = None,
+    structured: Annotated[
+        str | None,
+        typer.Option(help="auto, json_schema or json_object.", rich_help_panel=_LLM),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Bypass the response cache.", rich_help_panel=_LLM)
+    ] = False,
+    record: Annotated[
+        Path | None, typer.Option(help="Record model exchanges here.", rich_help_panel=_LLM)
+    ] = None,
+    replay: Annotated[
+        Path | None, typer.Option(help="Replay a recorded cassette.", rich_help_panel=_LLM)
+    ] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write every request, response and claim list here.", rich_help_panel=_LLM
+        ),
+    ] = None,
+    prompts_dir: Annotated[
+        Path | None, typer.Option(help="Folder of prompt overrides.", rich_help_panel=_LLM)
+    ] = None,
+    prompt_version: Annotated[
+        str | None,
+        typer.Option(help='Prompt versions, e.g. "2" or "map=2,reduce=1".', rich_help_panel=_LLM),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the plan and cost; call nothing.", rich_help_panel=_LLM
+        ),
+    ] = False,
 ) -> None:
+    from briefer.chunking import chunk_source
+    from briefer.config import load_settings
     from briefer.extractive import ExtractiveEngine
+    from briefer.llm_engine import LLMEngine, plan_run
     from briefer.pipeline import build_briefing
     from briefer.sources import read_sources
 
     options = _options(length, max_words, audience, passage_tokens, chunk_tokens)
+    flags: dict[str, object] = {
+        "model": model,
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        "concurrency": concurrency,
+        "temperature": temperature,
+        "context_window": context_window,
+        "structured": structured,
+        "use_cache": False if no_cache else None,
+        "record_path": record,
+        "replay_path": replay,
+        "trace_dir": trace,
+        "prompts_dir": prompts_dir,
+        "prompt_versions": prompt_version,
+    }
     try:
-        sources = read_sources(articles, stdin=sys.stdin)
-        typer.echo(
-            "briefer: no API key configured; using the built-in offline extractive engine.",
-            err=True,
+        settings = load_settings({k: v for k, v in flags.items() if v is not None})
+        use_llm = engine_choice is EngineChoice.llm or (
+            engine_choice is EngineChoice.auto and settings.llm_enabled
         )
-        briefing = build_briefing(sources, ExtractiveEngine(), options)
+        if use_llm and not settings.llm_enabled:
+            raise ConfigError(
+                f"no API key found. Set {settings.api_key_env} or pass --base-url "
+                "(or use --engine extractive to work offline)."
+            )
+        sources = read_sources(articles, stdin=sys.stdin)
+        if dry_run:
+            if not use_llm:
+                typer.echo("extractive engine: no model calls, no cost.")
+                return
+            chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+            typer.echo(plan_run(chunks, settings, options).summary())
+            return
+        if use_llm:
+            with LLMEngine(settings) as llm:
+                options = options.model_copy(
+                    update={"chunk_tokens": min(options.chunk_tokens, llm.budgets.map_tokens)}
+                )
+                started = time.perf_counter()
+                briefing = build_briefing(sources, llm, options)
+                for note in llm.all_notes():
+                    typer.echo(f"briefer: {note}", err=True)
+                typer.echo(_usage_line(briefing.provenance.usage, started), err=True)
+        else:
+            typer.echo(
+                "briefer: no API key configured; using the built-in offline extractive engine.",
+                err=True,
+            )
+            briefing = build_briefing(sources, ExtractiveEngine(), options)
         text = render(briefing, fmt)
         if output is None:
             typer.echo(text, nl=False)
@@ -139,6 +253,48 @@ def brief(
             write_output(text, output, inputs, force)
     except BrieferError as error:
         raise _fail(error) from None
+
+
+def _usage_line(usage: Usage, started: float) -> str:
+    cost = "" if usage.cost_usd is None else f", about ${usage.cost_usd:.4f}"
+    return (
+        f"briefer: {usage.calls} model calls ({usage.cache_hits} from cache), "
+        f"{usage.prompt_tokens:,} tokens in, {usage.completion_tokens:,} out, "
+        f"{time.perf_counter() - started:.1f} s{cost}"
+    )
+
+
+@app.command(
+    help="Show the effective settings and where each came from (secrets masked).\n\n"
+    "Example:\n\n  briefer config"
+)
+def config() -> None:
+    from briefer.config import describe_settings, load_settings
+
+    try:
+        rows = describe_settings(load_settings())
+    except BrieferError as error:
+        raise _fail(error) from None
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, origin in rows:
+        typer.echo(f"{name:<{width}}  {value}  ({origin})")
+
+
+@app.command(
+    help="List the prompt templates, their versions and hashes.\n\n"
+    "Example:\n\n  briefer prompts\n\n  briefer prompts --prompts-dir my-prompts"
+)
+def prompts(
+    prompts_dir: Annotated[Path | None, typer.Option(help="Folder of prompt overrides.")] = None,
+) -> None:
+    from briefer.prompting import describe_prompts
+
+    try:
+        rows = describe_prompts(prompts_dir)
+    except BrieferError as error:
+        raise _fail(error) from None
+    for name, version, use, sha256, description in rows:
+        typer.echo(f"{name:<8} {version:<4} {use:<16} {sha256[:12]}  {description}")
 
 
 @app.command(

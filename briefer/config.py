@@ -81,6 +81,7 @@ ENV_VARS: dict[str, str] = {
     "concurrency": "BRIEFER_CONCURRENCY",
     "temperature": "BRIEFER_TEMPERATURE",
     "context_window": "BRIEFER_CONTEXT_WINDOW",
+    "max_output_tokens": "BRIEFER_MAX_OUTPUT_TOKENS",
     "structured": "BRIEFER_STRUCTURED",
     "timeout": "BRIEFER_TIMEOUT",
     "max_retries": "BRIEFER_MAX_RETRIES",
@@ -214,13 +215,14 @@ def budgets_for(settings: Settings, prompt_overhead: int = 1_024) -> Budgets:
             f"a context window of {window} tokens leaves no room for sources after the prompt "
             f"({prompt_overhead} tokens) and the reply ({output}): set --context-window higher"
         )
-    # A map reply (claims with quotes) runs to about half its input, so a map call's input
-    # is held to twice the reply budget: more would be cut off as finish_reason "length".
+    # A map reply restates the facts of its input with verbatim quotes, so it runs about as
+    # long as the input: a map call's input is held to the reply budget, or replies would be
+    # cut off (finish_reason "length") and have to be redone in halves.
     return Budgets(
         context_window=window,
         output_tokens=output,
         prompt_overhead=prompt_overhead,
-        map_tokens=min(room, 2 * output),
+        map_tokens=min(room, output),
         reduce_tokens=room,
     )
 

@@ -115,12 +115,7 @@ class _Number(NamedTuple):
 
 
 def extract_numbers(text: str) -> set[Decimal]:
-    """Return the numeric values stated in ``text`` (see ``_find_numbers`` for the rules)."""
-    return {number.value for number in _find_numbers(text)}
-
-
-def _find_numbers(text: str) -> list[_Number]:
-    """Return the numbers in ``text`` with the text that states each.
+    """Return the numeric values stated in ``text``.
 
     Rules, chosen so that one fact written two ways yields the same value:
     - "12,000", "12000" and "twelve thousand" are 12000; decimals are kept ("1.5").
@@ -136,6 +131,11 @@ def _find_numbers(text: str) -> list[_Number]:
       plurals ("thousands of miles"), and names mixing letters and digits: "G7", "S1",
       "F-16", "COVID-19", "Tu-95", "5G", hashes like "6a33c0".
     """
+    return {number.value for number in _find_numbers(text)}
+
+
+def _find_numbers(text: str) -> list[_Number]:
+    """Return the numbers in ``text`` in order, each with the text that states it."""
     found: list[tuple[int, _Number]] = []
     markers = [m.span() for m in _MARKER.finditer(text)] if "[" in text else []
     taken: list[tuple[int, int]] = []
@@ -147,7 +147,7 @@ def _find_numbers(text: str) -> list[_Number]:
         value = _digits_value(match, text, has_currency=first is not None)
         if value is not None:
             first = match.start() if first is None else first
-            found.append((first, _Number(value, text[first : match.end()])))
+            found.append((first, _Number(_canonical(value), text[first : match.end()])))
     lowered = text.lower()
     words, haystack = (_WORDS, lowered) if len(lowered) == len(text) else (_WORDS_ANY_CASE, text)
     for match in words.finditer(haystack):
@@ -158,6 +158,11 @@ def _find_numbers(text: str) -> list[_Number]:
         if value is not None:
             found.append((match.start(), _Number(value, text[match.start() : match.end()])))
     return [number for _, number in sorted(found, key=lambda item: item[0])]
+
+
+def _canonical(value: Decimal) -> Decimal:
+    """Return ``value`` in one spelling per number ("34.0" and "34" both print as "34")."""
+    return value.quantize(1) if value == value.to_integral_value() else value.normalize()
 
 
 def _currency_start(text: str, start: int) -> int | None:
@@ -312,7 +317,7 @@ def _check(text: str, citations: Sequence[Citation], evidence: _Evidence) -> lis
                     f"cited {_plural(known, 'passage')} {', '.join(known)}.",
                 )
             )
-    return reasons
+    return list(dict.fromkeys(reasons))  # the same bad quote cited twice is one reason
 
 
 def _quote_is_in(citation: Citation, evidence: _Evidence) -> bool:

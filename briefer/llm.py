@@ -205,7 +205,15 @@ class LLMClient:
                 return cached, "cache"
         reply = self._call(payload)
         if self._cache is not None:
-            self._cache.put(key, reply)
+            try:
+                self._cache.put(key, reply)
+            except OSError as exc:
+                # The call is paid for; losing the cache must not lose the run.
+                self._cache = None
+                self.notes.append(
+                    f"response cache disabled: cannot write {self.settings.cache_dir} "
+                    f"({exc.strerror}); set BRIEFER_CACHE_DIR"
+                )
         return reply, "network"
 
     def _replay_key(self, key: str, messages: Sequence[Message], output: type[BaseModel]) -> str:

@@ -172,12 +172,15 @@ class LLMEngine:
         return [self.templates[n].ref for n in TEMPLATES if n in self._used]
 
     def usage(self) -> Usage:
-        """Return calls, cache hits and tokens spent so far."""
-        return self.client.usage()
+        """Return calls, cache hits and tokens spent so far (and the cost, where Usage has it)."""
+        usage = self.client.usage()
+        if "cost_usd" in Usage.model_fields:
+            usage = usage.model_copy(update={"cost_usd": self.cost()})
+        return usage
 
     def cost(self) -> float | None:
         """Return the estimated cost in US dollars so far, or None when the price is unknown."""
-        usage = self.usage()
+        usage = self.client.usage()
         return estimate_cost(self.settings, usage.prompt_tokens, usage.completion_tokens)
 
     def all_notes(self) -> list[str]:

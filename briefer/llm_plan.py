@@ -32,6 +32,8 @@ from briefer.prompting import select_version as _select_version
 from briefer.tokens import count_tokens
 
 TEMPLATES = ("map", "brief", "repair", "reduce")
+# A map reply restates its input's facts with verbatim quotes: most of its length.
+_REPLY_RATIO = 0.8
 _OUTPUTS: dict[str, type[BaseModel]] = {
     "map": MapOutput,
     "brief": BriefOutput,
@@ -107,7 +109,8 @@ def plan_run(chunks: Sequence[Chunk], settings: Settings, options: BriefOptions)
         )
         prompt = _planned_prompt(messages, BriefOutput)
         completion = min(
-            budgets.output_tokens, sum(c.n_tokens for c in groups[0]) // 2 + reply_words
+            budgets.output_tokens,
+            int(sum(c.n_tokens for c in groups[0]) * _REPLY_RATIO) + reply_words,
         )
         return _plan("single call", 1, 0, prompt, completion, settings, budgets)
     prompt = completion = 0
@@ -116,7 +119,7 @@ def plan_run(chunks: Sequence[Chunk], settings: Settings, options: BriefOptions)
             templates["map"], {"audience": options.audience, "passages": render_passages(group)}
         )
         prompt += _planned_prompt(messages, MapOutput)
-        completion += min(budgets.output_tokens, sum(c.n_tokens for c in group) // 2)
+        completion += min(budgets.output_tokens, int(sum(c.n_tokens for c in group) * _REPLY_RATIO))
     # Listed for reduce, a claim is its text without quotes or JSON: about 40% of its reply.
     claim_tokens = int(completion * 0.4)
     parts = (

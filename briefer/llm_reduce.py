@@ -146,8 +146,8 @@ class Reducer:
 def to_draft(output: ReduceOutput, claim_ids: dict[str, list[str]]) -> Draft:
     """Return the draft of a reduce reply, each cited id expanded to the claims it stands for.
 
-    An id the model made up is kept as it is, so the pipeline rejects that bullet as citing
-    an unknown claim instead of the bullet silently losing part of its support.
+    An id the model made up is kept (marked by ``unknown_id``), so the pipeline rejects that
+    bullet as citing an unknown claim instead of the bullet silently losing part of its support.
     """
     sections = [
         DraftSection(title=s.title.strip() or "Key points", bullets=_bullets(s.bullets, claim_ids))
@@ -201,6 +201,15 @@ def run_parallel(work: Callable[[T], R], items: Sequence[T], concurrency: int) -
             raise
 
 
+def unknown_id(cited: str) -> str:
+    """Return the id a bullet keeps for a claim id the model made up.
+
+    The prefix keeps a made-up id from ever naming a real claim, so the pipeline rejects the
+    bullet as citing an unknown claim instead of lending it another claim's evidence.
+    """
+    return f"unknown:{cited.strip()}"
+
+
 def _bullets(bullets: Sequence[BulletOut], claim_ids: dict[str, list[str]]) -> list[DraftBullet]:
     drafted = []
     for bullet in bullets:
@@ -209,7 +218,7 @@ def _bullets(bullets: Sequence[BulletOut], claim_ids: dict[str, list[str]]) -> l
             continue
         expanded: list[str] = []
         for cited in bullet.claim_ids:
-            for claim_id in claim_ids.get(cited.strip(), [cited.strip()]):
+            for claim_id in claim_ids.get(cited.strip(), [unknown_id(cited)]):
                 if claim_id not in expanded:
                     expanded.append(claim_id)
         drafted.append(DraftBullet(text=text, claim_ids=expanded))
@@ -225,8 +234,8 @@ def _as_items(output: ReduceOutput, group: Sequence[ReduceItem], prefix: str) ->
         source_ids: list[str] = []
         for cited in bullet.claim_ids:
             item = by_id.get(cited.strip())
-            # An unknown id travels on as itself so the final bullet is rejected for it.
-            for claim_id in item.claim_ids if item else [cited.strip()]:
+            # An unknown id travels on, marked, so the final bullet is rejected for it.
+            for claim_id in item.claim_ids if item else [unknown_id(cited)]:
                 if claim_id not in claim_ids:
                     claim_ids.append(claim_id)
             for source_id in item.source_ids if item else []:

@@ -170,6 +170,7 @@ class Usage(_Frozen):
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float | None = None
 
 
 class Provenance(_Frozen):

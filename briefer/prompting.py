@@ -91,6 +91,30 @@ def load_prompt(
     raise PromptError(f"prompt {name!r} has no version {wanted} (available: {have})")
 
 
+def describe_prompts(
+    user_dir: Path | None = None, versions: Mapping[str, int] | None = None
+) -> list[tuple[str, str, str, str, str]]:
+    """Return ``(name, version, use, sha256, description)`` rows for ``briefer prompts``.
+
+    ``use`` is ``default``, ``selected`` (chosen by a version flag) or empty; a template from
+    ``user_dir`` is marked ``(user)``.
+    """
+    chosen = versions or {}
+    rows = []
+    for template in list_prompts(user_dir):
+        wanted = select_version(template.name, chosen)
+        if wanted is not None:
+            use = "selected" if wanted == template.version else ""
+        else:
+            use = "default" if DEFAULT_VERSIONS.get(template.name) == template.version else ""
+        if user_dir is not None and template.path.parent == user_dir:
+            use = f"{use} (user)".strip()
+        rows.append(
+            (template.name, f"v{template.version}", use, template.sha256, template.description)
+        )
+    return rows
+
+
 def select_version(name: str, versions: Mapping[str, int]) -> int | None:
     """Return the version chosen for ``name`` in ``versions`` (``"*"`` applies to all), or None."""
     return versions.get(name, versions.get("*"))

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 
 import charset_normalizer
-import trafilatura
 
 from briefer.errors import SourceError
 from briefer.models import DroppedBlock, Source, Span
@@ -134,6 +133,8 @@ def _decode(data: bytes, shown: str) -> tuple[str, str]:
 
 
 def _extract_html(html: str) -> tuple[str, str | None]:
+    import trafilatura  # imported here: it costs ~0.15 s and most inputs are plain text
+
     doc = trafilatura.bare_extraction(html, include_comments=False, with_metadata=True)
     if doc is None:
         return "", None
@@ -186,7 +187,7 @@ _SOCIAL = {"facebook", "twitter", "instagram", "linkedin", "pinterest", "whatsap
            "tumblr", "reddit", "email", "x", "flipboard", "youtube", "tiktok"}
 # Only for lines that are not sentences anyway: these pick the reason they are dropped for.
 _WEAK = [(reason, re.compile(pattern)) for reason, pattern in [
-    ("byline", r"^by\s+\S|\bmins? read\b|\d\s*views$"),
+    ("byline", r"^by\s+\S|\bmins? read\b|\d\s*views$|\b(?:reporting|writing|editing) by\b"),
     ("dateline", r"\d\s*(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\s+ago\b"
                  r"|\ban? (?:hour|day|minute|week) ago\b|^[\w .,&'()-]{1,40}\s*[\u2014\u2013]$"
                  r"|^\W*(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug"
@@ -207,7 +208,7 @@ _WEAK = [(reason, re.compile(pattern)) for reason, pattern in [
     ("author-box", r"^about (?:the )?author\b"),
     ("source-link", r"^source(?: link)?\s*(?::|$)|^original article source\b"),
     ("related-teaser", r"^(?:read more|continue reading|see more)$"),
-    ("advert", r"^(?:advertisement|sponsored(?: content)?|ad)$"),
+    ("advert", r"^(?:advertisement|sponsored(?: content)?|ad)\b"),
     ("promo", r"^(?:try|explore|discover|get started|download|install|watch|listen|click)\b"),
     ("navigation", r"^(?:close |open )?menu$|^(?:home|search|logo|skip to (?:main )?content"
                    r"|toggle navigation|sections?|log ?in|sign ?in|website)$"),
@@ -334,7 +335,7 @@ def _make_unit(text: str, start: int, end: int) -> _Unit:
         words >= 3
         and bool(_TERMINAL.search(tail))
         and not _ELLIPSIS.search(tail)  # a truncated teaser, not a paragraph
-        and any(c.islower() for c in flat)
+        and flat != flat.upper()  # has a lower-case letter
     )
     strong = _match_strong(low) if words <= _STRONG_MAX_WORDS else None
     trailer = _match_trailer(key) if words <= 20 else None
@@ -354,7 +355,8 @@ def _match_strong(low: str) -> str | None:
 def _lower_ratio(unit: _Unit) -> float:
     """Share of words starting lower-case (prose has many; headlines and menus few)."""
     sample = unit.flat.split(" ", 40)[:40]  # the opening words are enough to tell
-    return sum(w[:1].islower() for w in sample) / len(sample)
+    initials = next(zip(*sample, strict=False), ())  # first letters (words are never empty)
+    return sum(map(str.islower, initials)) / len(sample)
 
 
 def _is_long_text(unit: _Unit) -> bool:

@@ -1,7 +1,5 @@
 """Tests for briefer.chunking: sentences, passages and chunks keep exact offsets."""
 
-
-
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +12,7 @@ from hypothesis import strategies as st
 
 from briefer.chunking import chunk_source, make_chunks, make_passages, split_sentences
 from briefer.models import Passage, Source, Span
-from briefer.tokens import count_tokens
+from briefer.tokens import TokenCounter, count_tokens
 
 
 def count_words(text: str) -> int:
@@ -167,13 +165,15 @@ def test_split_sentences_loses_no_characters() -> None:
         assert text[before.end : after.start].strip() == ""
 
 
-def check_passages(source: Source, passages: list[Passage], max_tokens: int) -> None:
+def check_passages(
+    source: Source, passages: list[Passage], max_tokens: int, counter: TokenCounter = count_words
+) -> None:
     """Assert the invariants every list of passages must satisfy."""
     assert [p.id for p in passages] == [f"{source.id}.P{i}" for i in range(1, len(passages) + 1)]
     for passage in passages:
         assert passage.source_id == source.id
         assert source.text[passage.start : passage.end] == passage.text
-        assert passage.n_tokens == count_words(passage.text)
+        assert passage.n_tokens == counter(passage.text)
         assert passage.sentences
         assert passage.sentences[0].start == passage.start
         assert passage.sentences[-1].end == passage.end
@@ -301,17 +301,18 @@ SEED_SENTENCES = [
         max_size=5,
     ),
     gap=st.sampled_from([" ", "  ", "\n", " \n "]),
-    max_tokens=st.integers(min_value=1, max_value=120),
+    counter=st.sampled_from([count_words, len]),
+    max_tokens=st.integers(min_value=1, max_value=600),
 )
 def test_passage_invariants_hold_for_any_layout(
-    blocks: list[list[str]], gap: str, max_tokens: int
+    blocks: list[list[str]], gap: str, counter: TokenCounter, max_tokens: int
 ) -> None:
     paragraphs = [gap.join(sentences) for sentences in blocks]
     source = make_source(paragraphs, separator="\n")
 
-    passages = make_passages(source, count_words, max_tokens)
+    passages = make_passages(source, counter, max_tokens)
 
-    check_passages(source, passages, max_tokens)
+    check_passages(source, passages, max_tokens, counter)
     found = [source.text[s.start : s.end] for p in passages for s in p.sentences]
     assert found == [s for sentences in blocks for s in sentences]
 
@@ -326,3 +327,17 @@ def test_seed_style_blocks_split_on_single_newlines() -> None:
 
     assert [p.id for p in passages] == ["S7.P1", "S7.P2", "S7.P3"]
     assert [p.text for p in passages] == SEED_PARAGRAPHS[:3]
+
+
+def test_make_passages_counts_the_gaps_between_sentences() -> None:
+    # With a character counter the two sentences and one space add up to 29, but the text
+    # covering them, with its wide gap, is 34 characters long: it must not fit a limit of 30.
+    source = make_source(["Talks began late.      They ended."])
+
+    assert [p.text for p in make_passages(source, len, max_tokens=30)] == [
+        "Talks began late.",
+        "They ended.",
+    ]
+    assert [p.text for p in make_passages(source, len, max_tokens=34)] == [
+        "Talks began late.      They ended."
+    ]

@@ -1,7 +1,5 @@
 """Tests for briefer.grounding: quotes, numbers and citations of claims and bullets."""
 
-
-
 from __future__ import annotations
 
 from decimal import Decimal
@@ -120,6 +118,11 @@ def test_normalize_for_match_keeps_punctuation_and_word_forms() -> None:
 )
 def test_extract_numbers(text: str, expected: set[int | Decimal]) -> None:
     assert extract_numbers(text) == {Decimal(v) for v in expected}
+
+
+def test_extract_numbers_spells_each_value_one_way() -> None:
+    found = extract_numbers("34.0% of $1.50 billion, 7bn and 12,000.00")
+    assert sorted(str(v) for v in found) == ["12000", "1500000000", "34", "7000000000"]
 
 
 # --- check_claim: accepted -------------------------------------------------------------
@@ -328,3 +331,17 @@ def test_any_substring_of_a_passage_is_an_accepted_quote(text: str, data: st.Dat
 def test_normalize_for_match_is_idempotent(text: str) -> None:
     once = normalize_for_match(text)
     assert normalize_for_match(once) == once
+
+
+def test_check_claim_reports_a_repeated_bad_citation_once() -> None:
+    reasons = check_claim(
+        claim(
+            "Zelensky promised to try",
+            ("S1.P8", "he vowed to keep trying"),
+            ("S1.P8", "he vowed to keep trying"),
+            ("S7.P1", "a"),
+            ("S7.P1", "b"),
+        ),
+        PASSAGES,
+    )
+    assert [r.code for r in reasons] == ["unknown_passage", "quote_not_found"]

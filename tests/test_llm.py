@@ -350,3 +350,17 @@ def test_trace_writes_requests_and_replies_without_the_key(
     texts = [p.read_text() for p in (tmp_path / "trace").iterdir()]
     assert all(TEST_KEY not in t for t in texts)
     assert "barely over an hour" in texts[0] + texts[1]
+
+
+def test_unwritable_cache_is_dropped_with_a_note_not_a_failure(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    fake_openai.script(Reply.json(GOOD), Reply.json(GOOD))
+    with LLMClient(llm_settings(use_cache=True, cache_dir=blocker / "cache")) as client:
+        client.complete(MESSAGES, MapOutput, label="map")
+        client.complete(MESSAGES, MapOutput, label="map")
+        notes = client.notes
+    assert len(fake_openai.requests) == 2
+    assert len(notes) == 1 and "cache disabled" in notes[0]

@@ -21,7 +21,7 @@ from fake_openai import FakeOpenAI, Reply, echo_model
 
 from briefer.chunking import chunk_source
 from briefer.config import Settings
-from briefer.errors import LLMResponseError, PromptError
+from briefer.errors import LLMAuthError, LLMResponseError, PromptError
 from briefer.grounding import check_bullet
 from briefer.llm_engine import LLMEngine, plan_run
 from briefer.llm_io import count_words
@@ -220,6 +220,8 @@ def test_single_call_when_everything_fits(
                                 "Russia would return the bodies of 6,000 Ukrainian soldiers.", "c3"
                             ),
                             bullet("A prisoner swap was agreed.", "c9"),  # cites no claim it made
+                            # "K3" is not one of the model's ids, though briefer names a claim so.
+                            bullet("Russia would return 6,000 bodies.", "K3"),
                         ],
                     }
                 ],
@@ -235,7 +237,8 @@ def test_single_call_when_everything_fits(
         "Russia would return the bodies of 6,000 Ukrainian soldiers.",
     ]
     assert briefing.bullets[0].n_sources == 2
-    assert [r.reasons[0].code for r in briefing.rejected] == ["unknown_claim"]
+    assert [r.reasons[0].code for r in briefing.rejected] == ["unknown_claim", "unknown_claim"]
+    assert briefing.rejected[1].reasons[0].message.startswith("cites claim unknown:K3")
     assert_all_supported(briefing)
 
 
@@ -415,6 +418,15 @@ def test_transient_errors_in_a_run_are_retried(
     briefing, engine = run(llm_settings(single_call=False, timeout=0.3, max_retries=3))
     assert [b.text for b in briefing.bullets] == ["The talks lasted barely over an hour."]
     assert engine.usage().calls == 2
+
+
+def test_wrong_key_ends_the_run_with_advice_and_no_retries(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.script(Reply.fail(401, "Incorrect API key provided"))
+    with pytest.raises(LLMAuthError, match=r"^authentication failed: check OPENAI_API_KEY$"):
+        run(llm_settings())
+    assert len(fake_openai.requests) == 1
 
 
 def test_word_budget_drops_the_lowest_ranked_whole_bullets(

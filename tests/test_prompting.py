@@ -12,6 +12,7 @@ from briefer.errors import PromptError
 from briefer.prompting import (
     DEFAULT_VERSIONS,
     bundled_prompts_dir,
+    describe_prompts,
     list_prompts,
     load_prompt,
     read_template,
@@ -132,3 +133,15 @@ def test_bundled_templates_render_with_the_engine_variables() -> None:
         messages = render_prompt(load_prompt(name), variables)
         assert [m["role"] for m in messages] == ["system", "user"]
         assert "$" not in "".join(m["content"] for m in messages)
+
+
+def test_describe_prompts_marks_default_selected_and_user(tmp_path: Path) -> None:
+    bundled = (PROMPTS / "reduce.v1.md").read_text(encoding="utf-8")
+    _write(tmp_path, "reduce.v2.md", bundled.replace("version: 1", "version: 2"))
+    rows = {(r[0], r[1]): r for r in describe_prompts(tmp_path, {"reduce": 2})}
+    assert rows[("map", "v1")][2] == "default"
+    assert rows[("reduce", "v1")][2] == ""
+    assert rows[("reduce", "v2")][2] == "selected (user)"
+    assert (
+        rows[("map", "v1")][3] == hashlib.sha256((PROMPTS / "map.v1.md").read_bytes()).hexdigest()
+    )

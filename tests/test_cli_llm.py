@@ -1,0 +1,96 @@
+"""The CLI against the fake OpenAI-compatible server on loopback (real client, real HTTP).
+
+The model's replies here come from ``echo_model``: scripted test data, not a real model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import TEST_KEY
+from fake_openai import FakeOpenAI, Reply, echo_model
+from typer.testing import CliRunner
+
+from briefer.cli import app
+from briefer.models import Briefing
+
+ARTICLES = Path(__file__).parents[1] / "examples" / "istanbul-talks" / "articles"
+runner = CliRunner()
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "OPENAI_API_KEY": TEST_KEY,
+        "BRIEFER_CACHE_DIR": str(tmp_path / "cache"),
+        "BRIEFER_RETRY_WAIT": "0",
+        "BRIEFER_MAX_RETRIES": "1",
+    }
+
+
+def test_brief_with_a_model_server_cites_and_reports_usage(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.responder = echo_model
+    args = ["brief", str(ARTICLES), "--base-url", fake_openai.url, "--model", "gpt-4o-mini"]
+    result = runner.invoke(app, [*args, "--format", "json"], env=_env(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    briefing = Briefing.model_validate_json(result.stdout)
+    assert briefing.provenance.engine == "llm"
+    assert briefing.provenance.model == "gpt-4o-mini"
+    assert {p.name for p in briefing.provenance.prompts} >= {"brief"}
+    assert briefing.bullets
+    passages = {p.id: p for p in briefing.passages}
+    for bullet in briefing.bullets:
+        for citation in bullet.citations:
+            assert citation.quote.lower() in passages[citation.passage_id].text.lower()
+    assert fake_openai.requests, "the client never reached the server"
+    assert "model calls" in result.stderr
+    assert TEST_KEY not in result.stdout + result.stderr
+
+    # A second run is served from the cache: no new request reaches the server.
+    served = len(fake_openai.requests)
+    again = runner.invoke(app, [*args, "--format", "json"], env=_env(tmp_path))
+    assert again.exit_code == 0, again.stderr
+    assert len(fake_openai.requests) == served
+    assert Briefing.model_validate_json(again.stdout).bullets == briefing.bullets
+
+
+def test_wrong_key_is_one_clear_line(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    fake_openai.script(Reply.fail(401, "invalid api key"))
+    result = runner.invoke(
+        app,
+        ["brief", str(ARTICLES), "--base-url", fake_openai.url, "--no-cache"],
+        env=_env(tmp_path),
+    )
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("Error: authentication failed")
+    assert "OPENAI_API_KEY" in lines[-1]
+    assert TEST_KEY not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_dry_run_calls_nothing(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["brief", str(ARTICLES), "--base-url", fake_openai.url, "--dry-run"],
+        env=_env(tmp_path),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "calls" in result.stdout and "tokens in" in result.stdout
+    assert fake_openai.requests == []
+
+
+def test_forcing_the_llm_without_a_key_says_how_to_fix_it(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["brief", str(ARTICLES), "--engine", "llm"], env={"OPENAI_API_KEY": ""}
+    )
+    assert result.exit_code == 1
+    assert "no API key found. Set OPENAI_API_KEY" in result.stderr
+
+
+def test_config_masks_the_key(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["config"], env=_env(tmp_path))
+    assert result.exit_code == 0
+    assert "api_key" in result.stdout
+    assert TEST_KEY not in result.stdout
