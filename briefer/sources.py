@@ -286,9 +286,9 @@ def _split_units(text: str) -> list[_Unit]:
         pos += len(line) + 1
     units: list[_Unit] = []
     for para in paragraphs:
-        for group in _group_lines([text[s:e] for s, e in para]):
-            lines = [text[s:e] for s, e in para[group[0] : group[-1] + 1]]
-            if _is_wrapped([_MARKER.sub("", line) for line in lines]):
+        lines = [text[s:e] for s, e in para]
+        for group in _group_lines(lines):
+            if len(group) > 1 and _is_wrapped([_MARKER.sub("", lines[k]) for k in group]):
                 units.append(_make_unit(text, para[group[0]][0], para[group[-1]][1]))
             else:
                 units.extend(_make_unit(text, *para[k]) for k in group)
