@@ -10,6 +10,7 @@ text can always be found again in its source.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from syntok import segmenter
 
@@ -23,19 +24,25 @@ _CHUNK_SEPARATOR = "\n\n"
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     """Return the spans of the sentences in ``text[start:end]``, trimmed of whitespace."""
     stop = len(text) if end is None else end
-    piece = text[start:stop]
+    return [Span(start=start + a, end=start + b) for a, b in _sentence_offsets(text[start:stop])]
+
+
+@lru_cache(maxsize=8192)
+def _sentence_offsets(piece: str) -> tuple[tuple[int, int], ...]:
+    # Cached by paragraph text: republished copies of a report repeat their paragraphs, and
+    # segmentation is the costliest step of chunking.
     # Cut where each sentence's first token begins, so every character after the first
     # token lands in exactly one sentence even if syntok leaves some outside its tokens.
     # analyze() runs on the slice because it pads its input with one space per offset char.
     cuts = [sentence[0].offset for paragraph in segmenter.analyze(piece) for sentence in paragraph]
+    offsets: list[tuple[int, int]] = []
     if not cuts:
-        return []
-    spans: list[Span] = []
+        return ()
     for left, right in zip(cuts, [*cuts[1:], len(piece)], strict=True):
         span = _trim(piece, left, right)
         if span is not None:
-            spans.append(Span(start=start + span[0], end=start + span[1]))
-    return spans
+            offsets.append(span)
+    return tuple(offsets)
 
 
 def make_passages(

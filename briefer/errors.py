@@ -36,6 +36,10 @@ class SourceError(BrieferError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    def __reduce__(self) -> tuple[type[SourceError], tuple[str, str]]:
+        # Rebuild from (path, problem) so the error survives a trip between processes.
+        return (SourceError, (self.path, self.problem))
+
 
 class OutputError(BrieferError):
     pass
