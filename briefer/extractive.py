@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from briefer.grounding import extract_numbers
 from briefer.models import (
+    DIFFERENCES_TITLE,
     Audience,
     BriefOptions,
     Chunk,
@@ -29,6 +31,7 @@ from briefer.models import (
     Draft,
     DraftBullet,
     DraftSection,
+    DraftVersion,
     Passage,
     PromptRef,
     RejectedClaim,
@@ -36,10 +39,13 @@ from briefer.models import (
     Usage,
 )
 from briefer.synthesis import (
+    Disagreement,
     Statement,
     centroid_similarity,
     content_stems,
     count_words,
+    disagreement,
+    find_disagreements,
     misspelling_rates,
     similarity_rows,
     vectorize,
@@ -54,6 +60,10 @@ MAX_WORDS = 70
 CANDIDATE_POOL = 120  # picks ranked before the budget cut
 SINGLE_SOURCE = 0.5  # weight of a concept only one independent source mentions
 CLEANER_BY = 0.15  # cleanliness margin at which another source's wording is preferred
+DIFFERENCES_FROM_WORDS = 200  # shorter pages keep every word for the main facts
+DIFFERENCES_SHARE = 0.3  # most of the budget a "where sources differ" part may take
+DIFFERENCES_POOL = 40  # top-ranked picks whose disagreements are worth showing
+SAME_TOPIC = 0.25  # cosine at which two sentences are about one thing
 MISSPELLING_ALLOWANCE = 0.05  # share of oddly spelled names any clean source may have
 SAME_FACT = 0.38  # cosine at which two sentences from different sources state one fact
 REDUNDANT = 0.45  # cosine above which a candidate repeats an already chosen bullet
@@ -65,11 +75,8 @@ _DANGLING_START = re.compile(
     r"however|instead|meanwhile|still|yet|the (?:first|second|third|latter|former|same))\b",
     re.IGNORECASE,
 )
-_HAS_DIGIT_OR_NUMBER_WORD = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|"
-    r"million|billion|percent)\b",
-    re.IGNORECASE,
-)
+# A figure in digits (a count, money, a percentage), not a year.
+_FIGURE = re.compile(r"\b(?!(?:19|20)\d\d\b)\d")
 _OUTCOME = re.compile(
     r"\b(agree[ds]?|agreement|ended?|conclud\w*|fail\w*|decid\w*|decision|announc\w*|"
     r"approv\w*|reject\w*|declin\w*|sign\w*|breakthrough|deal|outcome|result\w*|"
@@ -161,9 +168,15 @@ class ExtractiveEngine:
             )
             for c in claims
         ]
-        candidates = _rank(statements, options)
-        chosen = _select(candidates, statements, options)
-        return Draft(title=title, sections=_arrange(chosen, claims, statements, options))
+        matrix = vectorize([s.text for s in statements])
+        candidates, disagreements = _rank(statements, matrix, options)
+        differences = _differences(disagreements, statements, claims, options)
+        spent = sum(count_words(v.text) for d in differences for v in d.versions)
+        chosen = _select(candidates, statements, options.max_words - spent)
+        sections = _arrange(chosen, claims, statements, options)
+        if differences:
+            sections.append(DraftSection(title=DIFFERENCES_TITLE, bullets=differences))
+        return Draft(title=title, sections=sections)
 
     def prompt_refs(self) -> list[PromptRef]:
         """Return no prompts: the extractive engine uses none."""
@@ -204,7 +217,7 @@ def _audience_weight(text: str, options: BriefOptions, query: set[str]) -> float
     weight = 1.0
     has_quote = bool(_QUOTE.search(text))
     if preset is Audience.executive:
-        weight *= 1.25 if _HAS_DIGIT_OR_NUMBER_WORD.search(text) else 1.0
+        weight *= 1.6 if _FIGURE.search(text) else 1.0
         weight *= 1.25 if _OUTCOME.search(text) else 1.0
         weight *= 1.1 if _NEXT.search(text) else 1.0
         weight *= 0.8 if has_quote else 1.0
@@ -264,7 +277,9 @@ def _concept_weights(
     }
 
 
-def _rank(statements: Sequence[Statement], options: BriefOptions) -> list[_Candidate]:
+def _rank(
+    statements: Sequence[Statement], matrix: csr_matrix, options: BriefOptions
+) -> tuple[list[_Candidate], list[Disagreement]]:
     """Return statements chosen greedily for concept coverage per word, best first.
 
     This is the budgeted maximum-coverage view of summarisation (Gillick & Favre, 2009):
@@ -299,27 +314,48 @@ def _rank(statements: Sequence[Statement], options: BriefOptions) -> list[_Candi
             continue
         ranked.append(_Candidate(index=i, score=gain, members=[i]))
         covered |= concepts[i]
-    return _merge_sources(ranked, statements, fluency)
+    return _merge_sources(ranked, statements, matrix, fluency)
 
 
 def _merge_sources(
-    ranked: list[_Candidate], statements: Sequence[Statement], fluency: np.ndarray
-) -> list[_Candidate]:
-    """Attach to each pick the matching sentence of every other source that states it."""
-    matrix = vectorize([s.text for s in statements])
-    similar = similarity_rows(matrix, [c.index for c in ranked])
+    ranked: list[_Candidate],
+    statements: Sequence[Statement],
+    matrix: csr_matrix,
+    fluency: np.ndarray,
+) -> tuple[list[_Candidate], list[Disagreement]]:
+    """Attach to each pick the matching sentence of every other source that states it.
+
+    Also return where the top picks disagree with other sources, found before any pick is
+    reworded, so a disputed sentence is both kept out of merged bullets and shown.
+    """
+    rows = [c.index for c in ranked]
+    similar = similarity_rows(matrix, rows)
+    disagreements = find_disagreements(statements, matrix, rows[:DIFFERENCES_POOL], SAME_TOPIC)
+    disputed = {side for found in disagreements for side in (found.first, found.second)}
     for row, candidate in enumerate(ranked):
         members = _compatible(
             [candidate.index, *_best_match_per_source(similar[row], statements, candidate.index)],
             statements,
         )
-        lead = max(members, key=lambda m: float(fluency[m]))
-        if fluency[lead] - fluency[candidate.index] < CLEANER_BY:
-            lead = candidate.index
+        lead = _wording(candidate.index, members, disputed, fluency)
         candidate.index = lead
         candidate.members = [lead, *(m for m in members if m != lead)]
         candidate.redundant_with = set(np.nonzero(similar[row] >= REDUNDANT)[0].tolist())
-    return ranked
+    return ranked, disagreements
+
+
+def _wording(pick: int, members: list[int], disputed: set[int], cleanliness: np.ndarray) -> int:
+    """Return the member whose sentence should word the bullet.
+
+    A shared fact is worded as an undisputed source states it (a detail one source gets
+    wrong must not be presented as what every cited source says), and by a cleaner source
+    when the pick's own source is markedly less clean.
+    """
+    pool = [m for m in members if m not in disputed] or members
+    best = max(pool, key=lambda m: float(cleanliness[m]))
+    if pick in pool and cleanliness[best] - cleanliness[pick] < CLEANER_BY:
+        return pick
+    return best
 
 
 def _best_match_per_source(
@@ -339,28 +375,21 @@ def _best_match_per_source(
 
 
 def _compatible(members: list[int], statements: Sequence[Statement]) -> list[int]:
-    """Drop matches whose figures contradict the lead sentence's: they are not the same fact."""
-    lead_numbers = extract_numbers(statements[members[0]].text)
-    kept = [members[0]]
-    for j in members[1:]:
-        numbers = extract_numbers(statements[j].text)
-        if lead_numbers and numbers and not (lead_numbers & numbers):
-            continue
-        kept.append(j)
-    return kept
+    """Drop matches that report the lead sentence's fact differently: they are not support."""
+    lead = statements[members[0]].text
+    return [members[0]] + [j for j in members[1:] if not disagreement(lead, statements[j].text)]
 
 
 def _select(
-    candidates: list[_Candidate], statements: Sequence[Statement], options: BriefOptions
+    candidates: list[_Candidate], statements: Sequence[Statement], budget: int
 ) -> list[_Candidate]:
-    """Return non-redundant candidates, in rank order, whose texts fit the word budget."""
+    """Return non-redundant candidates, in rank order, whose texts fit ``budget`` words."""
     chosen: list[_Candidate] = []
     covered: set[int] = set()
-    budget = options.max_words
     for candidate in candidates:
         if budget < MIN_WORDS:
             break
-        if candidate.index in covered or candidate.redundant_with & covered:
+        if covered & ({*candidate.members} | candidate.redundant_with):
             continue
         words = count_words(statements[candidate.index].text)
         if words > budget:
@@ -369,6 +398,37 @@ def _select(
         covered.update(candidate.members)
         budget -= words
     return chosen
+
+
+def _differences(
+    disagreements: list[Disagreement],
+    statements: Sequence[Statement],
+    claims: Sequence[Claim],
+    options: BriefOptions,
+) -> list[DraftBullet]:
+    """Return "where sources differ" bullets about the facts that rank, within their share."""
+    if options.max_words < DIFFERENCES_FROM_WORDS:
+        return []
+    budget = int(options.max_words * DIFFERENCES_SHARE)
+    bullets: list[DraftBullet] = []
+    labels: set[str] = set()
+    for found in disagreements:
+        sides = (found.first, found.second)
+        words = sum(count_words(statements[i].text) for i in sides)
+        if found.label in labels or words > budget:
+            continue
+        labels.add(found.label)
+        budget -= words
+        bullets.append(
+            DraftBullet(
+                text=found.label,
+                claim_ids=[claims[i].id for i in sides],
+                versions=[
+                    DraftVersion(text=statements[i].text, claim_ids=[claims[i].id]) for i in sides
+                ],
+            )
+        )
+    return bullets
 
 
 def _section_of(text: str, preset: Audience) -> int:

@@ -132,8 +132,20 @@ class RejectedClaim(_Frozen):
     reasons: list[Reason]
 
 
+class Version(_Frozen):
+    """One source's account of a fact the sources disagree on."""
+
+    text: str
+    citations: list[Citation]
+    source_ids: list[str]
+
+
 class Bullet(_Frozen):
-    """One line of the briefing and all of its evidence."""
+    """One line of the briefing and all of its evidence.
+
+    A bullet with ``versions`` reports a disagreement: ``text`` names what is disputed and
+    each version carries its own wording and evidence.
+    """
 
     id: str
     text: str
@@ -141,6 +153,14 @@ class Bullet(_Frozen):
     claim_ids: list[str]
     source_ids: list[str]
     n_sources: int = Field(description="Independent sources supporting the bullet.")
+    versions: list[Version] = []
+
+    @property
+    def words(self) -> int:
+        """Return the words this bullet adds to the page (its versions', when it has them)."""
+        if self.versions:
+            return sum(len(v.text.split()) for v in self.versions)
+        return len(self.text.split())
 
 
 class Section(_Frozen):
@@ -225,6 +245,14 @@ class DraftBullet(_Frozen):
 
     text: str
     claim_ids: list[str]
+    versions: list[DraftVersion] = []
+
+
+class DraftVersion(_Frozen):
+    """One side of a disagreement, as an engine proposes it."""
+
+    text: str
+    claim_ids: list[str]
 
 
 class DraftSection(_Frozen):
@@ -237,3 +265,6 @@ class Draft(_Frozen):
 
     title: str
     sections: list[DraftSection]
+
+
+DIFFERENCES_TITLE = "Where sources differ"

@@ -6,7 +6,7 @@ import html
 import json
 from enum import StrEnum
 
-from briefer.models import Audience, Briefing, Bullet, SourceRef
+from briefer.models import Audience, Briefing, Bullet, SourceRef, Version
 
 
 class OutputFormat(StrEnum):
@@ -47,7 +47,12 @@ def render_markdown(briefing: Briefing) -> str:
     lines = [f"# {briefing.title}", "", f"*{_subtitle(briefing)}*", ""]
     for section in briefing.sections:
         lines += [f"## {section.title}", ""]
-        lines += [f"- {b.text} {_markers(b, numbers)}{_support(b)}" for b in section.bullets]
+        for b in section.bullets:
+            if b.versions:
+                lines.append(f"- **{b.text}**: the sources differ")
+                lines += [f"  - {v.text} {_markers(v, numbers)}" for v in b.versions]
+            else:
+                lines.append(f"- {b.text} {_markers(b, numbers)}{_support(b)}")
         lines.append("")
     if not briefing.bullets:
         lines += ["*No statement in the sources passed validation.*", ""]
@@ -68,10 +73,18 @@ def render_html(briefing: Briefing) -> str:
     for section in briefing.sections:
         body.append(f"<h2>{esc(section.title)}</h2>\n<ul>")
         for b in section.bullets:
-            links = "".join(f'<a href="#src{numbers[s]}">[{numbers[s]}]</a>' for s in b.source_ids)
+            if b.versions:
+                items = "".join(
+                    f"<li>{esc(v.text)} <sup>{_links(v, numbers)}</sup></li>" for v in b.versions
+                )
+                body.append(
+                    f"<li><strong>{esc(b.text)}</strong>: the sources differ<ul>{items}</ul></li>"
+                )
+                continue
             quotes = "&#10;".join(esc(f"{c.passage_id}: {c.quote}") for c in b.citations)
             body.append(
-                f'<li title="{quotes}">{esc(b.text)} <sup>{links}</sup>{esc(_support(b))}</li>'
+                f'<li title="{quotes}">{esc(b.text)} <sup>{_links(b, numbers)}</sup>'
+                f"{esc(_support(b))}</li>"
             )
         body.append("</ul>")
     body.append("<h2>Sources</h2>\n<ol>")
@@ -97,21 +110,26 @@ def _subtitle(briefing: Briefing) -> str:
     counted = f"{n_sources} sources" if n_sources != 1 else "1 source"
     if independent != n_sources:
         counted += f" ({independent} independent)"
-    words = sum(len(b.text.split()) for b in briefing.bullets)
+    words = sum(b.words for b in briefing.bullets)
     engine = briefing.provenance.engine
     if briefing.provenance.model:
         engine += f", {briefing.provenance.model}"
     return f"For {reader} · {counted} · {words} words · {engine} engine"
 
 
-def _markers(bullet: Bullet, numbers: dict[str, int]) -> str:
-    return "".join(f"[{numbers[sid]}]" for sid in bullet.source_ids)
+def _markers(cited: Bullet | Version, numbers: dict[str, int]) -> str:
+    return "".join(f"[{numbers[sid]}]" for sid in cited.source_ids)
+
+
+def _links(cited: Bullet | Version, numbers: dict[str, int]) -> str:
+    return "".join(f'<a href="#src{numbers[s]}">[{numbers[s]}]</a>' for s in cited.source_ids)
 
 
 def _support(bullet: Bullet) -> str:
+    """Return how many independent reports back the bullet, as the reader sees it."""
     if bullet.n_sources > 1:
         return f" ({bullet.n_sources} sources)"
-    return ""
+    return " (single source)"
 
 
 def _source_line(source: SourceRef, numbers: dict[str, int]) -> str:

@@ -148,3 +148,87 @@ def misspelling_rates(texts: dict[str, str]) -> dict[str, float]:
                 variants += 1
         rates[key] = variants / len(own)
     return rates
+
+
+_QUANTITY = re.compile(
+    r"(?<![\w.,])([$£€]?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent|million|billion|thousand))?)"
+    r"[\s-]+((?:[A-Za-z][\w'-]*\s+){0,2}[A-Za-z][\w'-]*)"
+)
+_FORMER = re.compile(r"\b(?:former|ex-)\s+(?:[A-Z][\w.]*\s+){0,3}?([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)")
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Two statements from independent sources that report one thing differently."""
+
+    label: str
+    first: int
+    second: int
+
+
+def quantities(text: str) -> dict[str, frozenset[str]]:
+    """Return what ``text`` counts, by counted word: "41 aircraft" -> {"aircraft": {"41"}}.
+
+    Years are left out: they date events rather than count things.
+    """
+    from briefer.grounding import extract_numbers
+
+    found: dict[str, set[str]] = {}
+    for number, words in _QUANTITY.findall(text):
+        values = {str(v) for v in extract_numbers(number)}
+        if not values or (len(number) == 4 and number.isdigit() and 1800 < int(number) < 2100):
+            continue
+        for stem in content_stems(words)[:2]:
+            found.setdefault(stem, set()).update(values)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def disagreement(first: str, second: str) -> str | None:
+    """Return what two statements on one topic report differently, or None.
+
+    They differ when they count the same thing with different figures ("41 aircraft" /
+    "35 aircraft"), or when one calls a person "former" where the other gives a current title.
+    """
+    return (
+        _differing_count(quantities(first), quantities(second))
+        or _differing_title(first, second)
+        or _differing_title(second, first)
+    )
+
+
+def find_disagreements(
+    statements: Sequence[Statement], matrix: csr_matrix, rows: Sequence[int], topical: float
+) -> list[Disagreement]:
+    """Return disagreements between ``rows`` and on-topic statements of other sources.
+
+    On topic means a cosine of at least ``topical``; sources are compared by independent
+    root, so a republished copy never disagrees with its original.
+    """
+    similar = similarity_rows(matrix, list(rows))
+    found: list[Disagreement] = []
+    seen: set[tuple[int, int]] = set()
+    for row, i in enumerate(rows):
+        for j in np.nonzero(similar[row] >= topical)[0].tolist():
+            if statements[j].root_id == statements[i].root_id or (j, i) in seen:
+                continue
+            seen.add((i, j))
+            label = disagreement(statements[i].text, statements[j].text)
+            if label:
+                found.append(Disagreement(label=label, first=i, second=j))
+    return found
+
+
+def _differing_count(a: dict[str, frozenset[str]], b: dict[str, frozenset[str]]) -> str | None:
+    for word in sorted(a.keys() & b.keys()):
+        if not (a[word] & b[word]):
+            return word
+    return None
+
+
+def _differing_title(text: str, other: str) -> str | None:
+    for titled in _FORMER.findall(text):
+        name = " ".join(titled.split()[-2:])
+        match = re.search(rf"\b([A-Z][\w.]*)\s+{re.escape(name)}", other)
+        if match and "former" not in other[max(0, match.start() - 12) : match.start()].lower():
+            return name
+    return None

@@ -10,7 +10,6 @@ from briefer.extractive import ExtractiveEngine
 from briefer.models import LENGTH_WORDS, Briefing, BriefOptions, Length
 from briefer.pipeline import build_briefing
 from briefer.sources import read_sources
-from briefer.synthesis import count_words
 
 ARTICLES = Path(__file__).parents[1] / "examples" / "istanbul-talks" / "articles"
 
@@ -25,7 +24,7 @@ def _brief(sources, **options) -> Briefing:  # type: ignore[no-untyped-def]
 
 
 def _words(briefing: Briefing) -> int:
-    return sum(count_words(b.text) for b in briefing.bullets)
+    return sum(b.words for b in briefing.bullets)
 
 
 @pytest.mark.parametrize("length", list(Length))
@@ -46,9 +45,13 @@ def test_every_bullet_is_a_whole_sentence_quoted_from_its_sources(sources) -> No
     texts = {s.id: s.text for s in sources}
     passages = {p.id: p for p in briefing.passages}
     assert briefing.bullets
+    statements = [v for b in briefing.bullets for v in b.versions] + [
+        b for b in briefing.bullets if not b.versions
+    ]
+    for statement in statements:
+        assert statement.text[-1] in ".!\"'”’"
+        assert any(statement.text in texts[sid] for sid in statement.source_ids)
     for bullet in briefing.bullets:
-        assert bullet.text[-1] in ".!\"'”’"
-        assert any(bullet.text in texts[sid] for sid in bullet.source_ids)
         for citation in bullet.citations:
             passage = passages[citation.passage_id]
             assert texts[passage.source_id][passage.start : passage.end] == passage.text
@@ -124,3 +127,36 @@ def test_main_facts_are_present_in_the_long_briefing(sources) -> None:  # type: 
     assert "30-day" in text  # Ukraine's ceasefire position
     assert "two or three days" in text or "two to three days" in text  # Russia's offer
     assert "drone" in text  # the operation the day before
+
+
+def test_where_sources_differ_shows_each_version_with_its_source(sources) -> None:  # type: ignore[no-untyped-def]
+    briefing = _brief(sources, length=Length.long, max_words=500, audience="analyst")
+    differ = [s for s in briefing.sections if s.title == "Where sources differ"]
+    assert differ, "002 calls Trump a former president where the CNN report does not"
+    bullet = differ[0].bullets[0]
+    assert len(bullet.versions) == 2
+    assert len({v.source_ids[0] for v in bullet.versions}) == 2
+    assert any("former" in v.text for v in bullet.versions)
+    assert any("former" not in v.text for v in bullet.versions)
+    # The disputed wording is never presented as what several sources agree on.
+    for b in briefing.bullets:
+        if not b.versions and "former U.S. President" in b.text:
+            assert b.n_sources == 1
+
+
+def test_short_briefings_keep_every_word_for_the_main_facts(sources) -> None:  # type: ignore[no-untyped-def]
+    briefing = _brief(sources, length=Length.short, max_words=120)
+    assert all(s.title != "Where sources differ" for s in briefing.sections)
+
+
+def test_single_source_facts_are_marked(sources) -> None:  # type: ignore[no-untyped-def]
+    from briefer.render import render_markdown
+
+    briefing = _brief(sources, length=Length.long, max_words=500)
+    single = [b for b in briefing.bullets if b.n_sources == 1 and not b.versions]
+    assert single
+    text = render_markdown(briefing)
+    for bullet in single:
+        assert f"{bullet.text} " in text
+        line = next(line for line in text.splitlines() if bullet.text in line)
+        assert line.endswith("(single source)")
