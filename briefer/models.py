@@ -8,6 +8,7 @@ Every model is frozen: a stage never edits what it was given, it returns new mod
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -73,6 +74,7 @@ class Source(_Frozen):
     encoding: str = "utf-8"
     sha256: str
     duplicate_of: str | None = None
+    published: date | None = None
 
 
 class Passage(_Frozen):
@@ -177,6 +179,7 @@ class SourceRef(_Frozen):
     origin: str
     sha256: str
     duplicate_of: str | None = None
+    published: date | None = None
 
 
 class PromptRef(_Frozen):

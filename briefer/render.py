@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import date
 from enum import StrEnum
 
 from briefer.models import Audience, Briefing, Bullet, SourceRef, Version
@@ -44,13 +45,17 @@ def briefing_schema() -> str:
 def render_markdown(briefing: Briefing) -> str:
     """Return the one-page Markdown briefing: title, cited bullets, numbered sources."""
     numbers = {s.id: s.number for s in briefing.sources}
+    dates = {s.id: s.published for s in briefing.sources if s.published}
     lines = [f"# {briefing.title}", "", f"*{_subtitle(briefing)}*", ""]
     for section in briefing.sections:
         lines += [f"## {section.title}", ""]
         for b in section.bullets:
             if b.versions:
-                lines.append(f"- **{b.text}**: the sources differ")
-                lines += [f"  - {v.text} {_markers(v, numbers)}" for v in b.versions]
+                lines.append(f"- **{b.text}**: {_how_they_differ(b, dates)}")
+                lines += [
+                    f"  - {v.text} {_markers(v, numbers)}{_dated(v, dates)}"
+                    for v in _in_time_order(b, dates)
+                ]
             else:
                 lines.append(f"- {b.text} {_markers(b, numbers)}{_support(b)}")
         lines.append("")
@@ -117,6 +122,29 @@ def _subtitle(briefing: Briefing) -> str:
     return f"For {reader} · {counted} · {words} words · {engine} engine"
 
 
+def _how_they_differ(bullet: Bullet, dates: dict[str, date]) -> str:
+    """Tell a figure that changed between dated reports from a real disagreement."""
+    when = [_date_of(v, dates) for v in bullet.versions]
+    if all(when) and len(set(when)) == len(when):
+        return "reported differently over time (earliest first)"
+    return "the sources differ"
+
+
+def _in_time_order(bullet: Bullet, dates: dict[str, date]) -> list[Version]:
+    if all(_date_of(v, dates) for v in bullet.versions):
+        return sorted(bullet.versions, key=lambda v: _date_of(v, dates) or date.min)
+    return list(bullet.versions)
+
+
+def _date_of(version: Version, dates: dict[str, date]) -> date | None:
+    return min((dates[s] for s in version.source_ids if s in dates), default=None)
+
+
+def _dated(version: Version, dates: dict[str, date]) -> str:
+    when = _date_of(version, dates)
+    return f" ({when.isoformat()})" if when else ""
+
+
 def _markers(cited: Bullet | Version, numbers: dict[str, int]) -> str:
     return "".join(f"[{numbers[sid]}]" for sid in cited.source_ids)
 
@@ -134,6 +162,8 @@ def _support(bullet: Bullet) -> str:
 
 def _source_line(source: SourceRef, numbers: dict[str, int]) -> str:
     line = f"{source.title} — `{source.origin}`"
+    if source.published:
+        line += f", {source.published.isoformat()}"
     if source.duplicate_of:
         line += f" (same report as [{numbers[source.duplicate_of]}])"
     return line

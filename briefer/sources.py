@@ -14,6 +14,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
 from typing import TextIO
@@ -22,7 +23,7 @@ import charset_normalizer
 
 from briefer.cleaning import clean_text
 from briefer.errors import SourceError
-from briefer.models import Source
+from briefer.models import DroppedBlock, Source, Span
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 DUPLICATE_THRESHOLD = 0.5
@@ -41,6 +42,12 @@ _BOMS = (
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _HTML_START = re.compile(r"\s*<(?:!doctype\s+html|html|head|body|article|div|p)\b", re.I)
 _WORD = re.compile(r"\w+")
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+# Numeric day/month orders are ambiguous (02/06/2025), so only these forms are read.
+_DATE = re.compile(
+    rf"(?<![a-z])(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}})"
+)
+_DATE_FORMATS = ("%Y-%m-%d", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y")
 
 
 def read_sources(paths: Sequence[str], stdin: TextIO | None = None) -> list[Source]:
@@ -93,9 +100,9 @@ def _read_source(shown: str, path: Path | None, source_id: str, stdin: TextIO | 
         except OSError as exc:
             raise SourceError(shown, f"cannot read file ({exc.strerror or exc})") from exc
     text, encoding = _decode(data, shown)
-    html_title = None
+    html_title, html_date = None, None
     if (path.suffix.lower() in _HTML_SUFFIXES) if path else bool(_HTML_START.match(text)):
-        text, html_title = _extract_html(text)
+        text, html_title, html_date = _extract_html(text)
     blocks, dropped, title = clean_text(text)
     if not blocks:
         raise SourceError(shown, "no article text found (empty, or only page furniture)")
@@ -108,6 +115,7 @@ def _read_source(shown: str, path: Path | None, source_id: str, stdin: TextIO | 
         dropped=dropped,
         encoding=encoding,
         sha256=hashlib.sha256(data).hexdigest(),
+        published=_parse_date(html_date or "") or _dateline(text, blocks, dropped),
     )
 
 
@@ -133,15 +141,38 @@ def _decode(data: bytes, shown: str) -> tuple[str, str]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
 
 
-def _extract_html(html: str) -> tuple[str, str | None]:
+def _extract_html(html: str) -> tuple[str, str | None, str | None]:
     import trafilatura  # imported here: it costs ~0.15 s and most inputs are plain text
 
     doc = trafilatura.bare_extraction(html, include_comments=False, with_metadata=True)
     if doc is None:
-        return "", None
+        return "", None, None
     body = getattr(doc, "text", None) or ""
     lines = (line.strip() for line in body.splitlines())
-    return "\n\n".join(line for line in lines if line), getattr(doc, "title", None) or None
+    text = "\n\n".join(line for line in lines if line)
+    return text, getattr(doc, "title", None) or None, getattr(doc, "date", None) or None
+
+
+def _dateline(text: str, blocks: list[Span], dropped: list[DroppedBlock]) -> date | None:
+    """Return the publication date printed above the story (a dateline or byline), if any."""
+    story_start = blocks[0].start if blocks else len(text)
+    for block in dropped:
+        if block.end <= story_start and (found := _parse_date(text[block.start : block.end])):
+            return found
+    return None
+
+
+def _parse_date(text: str) -> date | None:
+    """Return the first unambiguous date in ``text``: ISO, or with the month spelled out."""
+    for match in _DATE.finditer(text):
+        raw = " ".join(match.group(0).replace(",", " ").replace(".", "").split())
+        raw = raw.replace("Sept ", "Sep ")
+        for fmt in _DATE_FORMATS:
+            try:
+                return datetime.strptime(raw, fmt).date()
+            except ValueError:
+                continue
+    return None
 
 
 # --- cleaning ---------------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""Cross-source synthesis: disagreements, and a figure that changed between dated reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from briefer.extractive import ExtractiveEngine
+from briefer.models import BriefOptions
+from briefer.pipeline import build_briefing
+from briefer.render import render_markdown
+from briefer.sources import read_sources
+from briefer.synthesis import disagreement, quantities
+
+EARLY = """Russia to hand over bodies of soldiers
+
+By Staff Writer, June 2, 2025
+
+Russia and Ukraine agreed in Istanbul on Monday to exchange the bodies of killed soldiers.
+Medinsky said Russia would return the bodies of 6,000 Ukrainian soldiers in the coming week.
+Ukraine said it would hand over the bodies of Russian soldiers in return, but gave no timeframe.
+The talks lasted just over an hour and produced no ceasefire.
+"""
+
+LATER = """Bodies of soldiers returned to Ukraine
+
+By Staff Writer, June 12, 2025
+
+Russia and Ukraine carried out the exchange of the bodies of soldiers agreed in Istanbul.
+Ukrainian officials said Russia returned the bodies of 1,212 Ukrainian soldiers on Wednesday.
+Ukraine said it would hand over the bodies of Russian soldiers in return within days.
+The exchange was the only concrete result of the talks, which produced no ceasefire.
+"""
+
+
+def _brief(tmp_path: Path, early: str, later: str) -> str:
+    (tmp_path / "a.txt").write_text(early, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(later, encoding="utf-8")
+    sources = read_sources([str(tmp_path)])
+    options = BriefOptions(length=None, max_words=300, audience="general")
+    return render_markdown(build_briefing(sources, ExtractiveEngine(), options))
+
+
+def test_quantities_name_what_is_counted() -> None:
+    found = quantities("Russia would return the bodies of 6,000 Ukrainian soldiers.")
+    assert found["soldier"] == frozenset({"6000"})
+    assert quantities("The war began in February 2022.") == {}
+
+
+def test_different_counts_of_one_thing_disagree_and_equal_ones_do_not() -> None:
+    a = "Russia would return the bodies of 6,000 Ukrainian soldiers."
+    assert disagreement(a, "Russia returned the bodies of 1,212 Ukrainian soldiers.") == "soldier"
+    assert disagreement(a, "Moscow will hand back 6,000 soldiers' bodies.") is None
+    assert disagreement(a, "The talks lasted just over an hour.") is None
+
+
+def test_a_current_title_against_former_disagrees() -> None:
+    former = "Erdogan suggested a summit that includes former U.S. President Donald Trump."
+    current = "Leaders such as US President Donald Trump could also take part."
+    assert disagreement(former, current) == "Donald Trump"
+    assert disagreement(current, "Former Senator Jane Doe attended.") is None
+
+
+def test_a_figure_that_changed_between_dated_reports_is_told_apart(tmp_path: Path) -> None:
+    text = _brief(tmp_path, EARLY, LATER)
+    assert "## Where sources differ" in text
+    part = text.split("## Where sources differ", 1)[1]
+    assert "reported differently over time (earliest first)" in part
+    assert part.index("6,000") < part.index("1,212")
+    assert "(2025-06-02)" in part and "(2025-06-12)" in part
+
+
+def test_without_dates_the_same_figures_are_a_disagreement(tmp_path: Path) -> None:
+    undated = [
+        t.replace("June 2, 2025", "Staff").replace("June 12, 2025", "Staff") for t in (EARLY, LATER)
+    ]
+    text = _brief(tmp_path, *undated)
+    part = text.split("## Where sources differ", 1)[1]
+    assert "the sources differ" in part
+    assert "over time" not in part
