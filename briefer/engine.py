@@ -47,7 +47,11 @@ class Engine(Protocol):
         passages: dict[str, Passage],
         options: BriefOptions,
     ) -> Draft:
-        """Return the briefing draft: merged, ranked bullets within the word budget."""
+        """Return the briefing draft: merged bullets, best first.
+
+        The pipeline validates the bullets and then keeps, in this order, those that fit
+        ``options.max_words``; an engine may propose more than fit.
+        """
         ...
 
     def prompt_refs(self) -> list[PromptRef]:

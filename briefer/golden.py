@@ -9,7 +9,16 @@ Each case is a folder holding ``case.toml``::
     expected = "golden/short-executive.md"
     length = "short"                 # or max_words = 150
     audience = "executive"
-    format = "md"
+    format = "md"                    # or "json" (provenance timings dropped: they vary)
+
+A case replayed from a cassette of model replies uses the ``llm-replay`` engine::
+
+    engine = "llm-replay"
+    cassette = "cassette.jsonl"      # relative to the case
+    model = "gpt-4o-mini"            # must match the recording; so must the prompts
+
+The replay settings are built here, never read from the environment or ``.env``, so a
+golden gives the same result on every machine and never reaches a network.
 """
 
 from __future__ import annotations
@@ -17,15 +26,17 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from briefer.config import Settings
 from briefer.engine import Engine
 from briefer.errors import BrieferError
 from briefer.extractive import ExtractiveEngine
-from briefer.models import LENGTH_WORDS, BriefOptions, Length
+from briefer.llm_engine import LLMEngine
+from briefer.models import LENGTH_WORDS, Briefing, BriefOptions, Length
 from briefer.pipeline import build_briefing
 from briefer.render import OutputFormat, render
 from briefer.sources import read_sources
@@ -44,7 +55,25 @@ def _extractive(_: dict[str, Any], __: Path) -> Engine:
     return ExtractiveEngine()
 
 
-ENGINES: dict[str, EngineFactory] = {"extractive": _extractive}
+# Settings a replay case may pin in case.toml (a golden or the case's top level).
+_REPLAY_FIELDS = ("model", "context_window", "structured", "single_call", "repair_rounds")
+
+
+def case_settings(spec: dict[str, Any], **changes: Any) -> Settings:
+    """Return LLM settings from a golden's ``spec`` plus ``changes``; reads no environment."""
+    values: dict[str, Any] = {k: spec[k] for k in _REPLAY_FIELDS if k in spec}
+    if "prompts" in spec:
+        values["prompt_versions"] = spec["prompts"]
+    return Settings.model_validate({**values, "use_cache": False, "concurrency": 1, **changes})
+
+
+def _llm_replay(spec: dict[str, Any], case: Path) -> Engine:
+    if "cassette" not in spec:
+        raise BrieferError(f"{case / 'case.toml'}: the llm-replay engine needs a cassette")
+    return LLMEngine(case_settings(spec, replay_path=case / spec["cassette"]))
+
+
+ENGINES: dict[str, EngineFactory] = {"extractive": _extractive, "llm-replay": _llm_replay}
 
 
 def find_cases(directory: Path) -> list[Path]:
@@ -54,18 +83,27 @@ def find_cases(directory: Path) -> list[Path]:
     return sorted(p.parent for p in directory.glob("*/case.toml"))
 
 
-def run_goldens(directory: Path, update: bool = False) -> list[GoldenResult]:
-    """Re-run every golden briefing under ``directory``; rewrite them when ``update``."""
+def run_goldens(
+    directory: Path, update: bool = False, engines: Mapping[str, EngineFactory] | None = None
+) -> list[GoldenResult]:
+    """Re-run every golden briefing under ``directory``; rewrite them when ``update``.
+
+    ``engines`` replaces factories of ``ENGINES`` by name (a recorder uses this to run the
+    cases against a model server instead of their cassettes).
+    """
     cases = find_cases(directory)
     if not cases:
         raise BrieferError(f"{directory}: no golden examples found (no */case.toml)")
+    factories = {**ENGINES, **(engines or {})}
     results: list[GoldenResult] = []
     for case in cases:
-        results += _run_case(case, update)
+        results += _run_case(case, update, factories)
     return results
 
 
-def _run_case(case: Path, update: bool) -> list[GoldenResult]:
+def _run_case(
+    case: Path, update: bool, factories: Mapping[str, EngineFactory]
+) -> list[GoldenResult]:
     try:
         spec = tomllib.loads((case / "case.toml").read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -78,11 +116,22 @@ def _run_case(case: Path, update: bool) -> list[GoldenResult]:
     for golden in spec.get("golden", []):
         name = f"{case.name}/{golden['name']}"
         engine_name = golden.get("engine", spec.get("engine", "extractive"))
-        if engine_name not in ENGINES:
+        if engine_name not in factories:
             raise BrieferError(f"{case / 'case.toml'}: unknown engine {engine_name!r}")
-        engine = ENGINES[engine_name](golden, case)
-        briefing = build_briefing(sources, engine, _options(golden))
-        actual = render(briefing, OutputFormat(golden.get("format", "md")))
+        engine = factories[engine_name]({**spec, **golden}, case)
+        options = _options(golden)
+        budgets = getattr(engine, "budgets", None)
+        if budgets is not None:  # as the CLI does: a chunk never exceeds one map call
+            options = options.model_copy(
+                update={"chunk_tokens": min(options.chunk_tokens, budgets.map_tokens)}
+            )
+        try:
+            briefing = build_briefing(sources, engine, options)
+        finally:
+            close = getattr(engine, "close", None)  # an LLM engine holds connections
+            if callable(close):
+                close()
+        actual = _render(briefing, OutputFormat(golden.get("format", "md")))
         expected_path = case / golden["expected"]
         expected = expected_path.read_text(encoding="utf-8") if expected_path.exists() else None
         if actual == expected:
@@ -102,6 +151,14 @@ def _run_case(case: Path, update: bool) -> list[GoldenResult]:
             )
             results.append(GoldenResult(name, "drift", diff))
     return results
+
+
+def _render(briefing: Briefing, fmt: OutputFormat) -> str:
+    if fmt is OutputFormat.json:
+        # Timings differ on every run; everything else in the JSON is reproducible.
+        provenance = briefing.provenance.model_copy(update={"timings": {}})
+        briefing = briefing.model_copy(update={"provenance": provenance})
+    return render(briefing, fmt)
 
 
 def _options(golden: dict[str, Any]) -> BriefOptions:

@@ -33,7 +33,7 @@ from briefer.llm_io import (
     split_group,
 )
 from briefer.llm_plan import TEMPLATES, RunPlan, load_templates, plan_run, prompt_overhead_of
-from briefer.llm_reduce import Reducer, fit_draft, run_parallel, to_draft
+from briefer.llm_reduce import Reducer, run_parallel, to_draft
 from briefer.models import (
     BriefOptions,
     Chunk,
@@ -69,6 +69,7 @@ class LLMEngine:
     def __init__(self, settings: Settings, *, client: LLMClient | None = None) -> None:
         self.settings = settings
         self.model: str | None = settings.model
+        self.repair_rounds = settings.repair_rounds  # how often the pipeline may ask for repairs
         self.tracer = Tracer(settings.trace_dir) if settings.trace_dir else None
         self.templates = load_templates(settings)
         self.budgets = budgets_for(settings, prompt_overhead_of(self.templates))
@@ -149,10 +150,10 @@ class LLMEngine:
         passages: dict[str, Passage],
         options: BriefOptions,
     ) -> Draft:
-        """Return the draft: merged, ranked bullets within ``options.max_words``."""
+        """Return the draft: merged, ranked bullets (the pipeline fits the word budget)."""
         self._trace("claims accepted", claims)
         if self._draft is not None:  # the one grounded call already wrote it
-            return fit_draft(self._draft, options.max_words)
+            return self._draft
         if not claims:
             title = sources[0].title if sources else "Briefing"
             return Draft(title=" ".join(title.split()) or "Briefing", sections=[])

@@ -89,10 +89,10 @@ class Reducer:
         by_id = {i.id: i.claim_ids for i in items}
         output = self._call(items, sources, options, _FINAL_SCOPE, "reduce")
         draft = to_draft(output, by_id)
-        self._trace("draft before the word budget", draft)
-        fitted = fit_draft(draft, options.max_words)
-        self._trace("draft", fitted)
-        return fitted
+        # The pipeline fits the word budget after validation, so a rejected bullet never
+        # takes the place of one that would have been shown.
+        self._trace("draft", draft)
+        return draft
 
     def _condense(
         self,

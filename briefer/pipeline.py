@@ -30,6 +30,7 @@ from briefer.models import (
     Section,
     Source,
     SourceRef,
+    Version,
 )
 from briefer.tokens import TokenCounter, count_tokens
 
@@ -58,20 +59,14 @@ def build_briefing(
     clock = _lap(timings, "map", clock)
 
     accepted, rejected = validate_claims(claims, passages, stage="map")
-    if rejected:
-        chunks_by_id = {c.id: c for c in chunks}
-        repaired = engine.repair_claims(rejected, chunks_by_id, options)
-        if repaired:
-            fixed, still_rejected = validate_claims(repaired, passages, stage="repair")
-            fixed_ids = {c.id for c in fixed}
-            rejected = [r for r in rejected if r.claim.id not in fixed_ids] + still_rejected
-            accepted += fixed
+    accepted, rejected = _repair(engine, accepted, rejected, chunks, passages, options)
     clock = _lap(timings, "validate", clock)
 
     draft = engine.reduce_claims(accepted, sources, passages, options)
     clock = _lap(timings, "reduce", clock)
 
     sections, bullet_rejections = _ground_draft(draft, accepted, sources, passages)
+    sections = fit_sections(sections, options.max_words)
     rejected += bullet_rejections
     _lap(timings, "validate_bullets", clock)
 
@@ -87,6 +82,7 @@ def build_briefing(
                 origin=s.origin,
                 sha256=s.sha256,
                 duplicate_of=s.duplicate_of,
+                published=s.published,
             )
             for i, s in enumerate(sources, start=1)
         ],
@@ -104,6 +100,25 @@ def build_briefing(
     )
 
 
+def fit_sections(sections: Sequence[Section], max_words: int) -> list[Section]:
+    """Return ``sections`` keeping, best first, the whole bullets that fit ``max_words``.
+
+    A bullet that does not fit is skipped and a shorter later one may still be kept, so the
+    budget is used well and never exceeded, and no bullet is cut mid-sentence.
+    """
+    kept_sections: list[Section] = []
+    used = 0
+    for section in sections:
+        kept = []
+        for bullet in section.bullets:
+            if used + bullet.words <= max_words:
+                kept.append(bullet)
+                used += bullet.words
+        if kept:
+            kept_sections.append(Section(title=section.title, bullets=kept))
+    return kept_sections
+
+
 def count_independent(source_ids: Sequence[str], sources: Sequence[Source]) -> int:
     """Return how many of ``source_ids`` are independent reports (duplicates count once)."""
     by_id = {s.id: s for s in sources}
@@ -112,6 +127,40 @@ def count_independent(source_ids: Sequence[str], sources: Sequence[Source]) -> i
         source = by_id.get(sid)
         roots.add(source.duplicate_of or sid if source else sid)
     return len(roots)
+
+
+def _repair(
+    engine: Engine,
+    accepted: list[Claim],
+    rejected: list[RejectedClaim],
+    chunks: Sequence[Chunk],
+    passages: dict[str, Passage],
+    options: BriefOptions,
+) -> tuple[list[Claim], list[RejectedClaim]]:
+    """Return the claims accepted and rejected after up to the engine's repair rounds.
+
+    A claim the engine re-sends keeps only its latest rejection, so the briefing records
+    why it finally failed, once.
+    """
+    # Optional on the Engine protocol: an engine that does not say repairs once.
+    rounds = int(getattr(engine, "repair_rounds", 1))
+    chunks_by_id = {c.id: c for c in chunks}
+    for _ in range(rounds):
+        if not rejected:
+            break
+        wanted = {r.claim.id for r in rejected}
+        # Only claims that were rejected can come back; anything else would duplicate an id.
+        repaired = [
+            c for c in engine.repair_claims(rejected, chunks_by_id, options) if c.id in wanted
+        ]
+        if not repaired:
+            break
+        fixed, still_rejected = validate_claims(repaired, passages, stage="repair")
+        latest = {r.claim.id: r for r in still_rejected}
+        fixed_ids = {c.id for c in fixed}
+        rejected = [latest.get(r.claim.id, r) for r in rejected if r.claim.id not in fixed_ids]
+        accepted = accepted + fixed
+    return accepted, rejected
 
 
 def _ground_draft(
@@ -124,19 +173,29 @@ def _ground_draft(
     claims_by_id = {c.id: c for c in claims}
     sections: list[Section] = []
     rejected: list[RejectedClaim] = []
-    number = 0
+    shown = 0
     for draft_section in draft.sections:
         bullets: list[Bullet] = []
         for draft_bullet in draft_section.bullets:
-            bullet, reasons = _make_bullet(draft_bullet, f"B{number + 1}", claims_by_id, sources)
+            bullet, reasons = _make_bullet(draft_bullet, f"B{shown + 1}", claims_by_id, sources)
             if not reasons:
                 reasons = check_bullet(bullet, passages)
+                for version in bullet.versions:
+                    reasons += check_bullet(
+                        bullet.model_copy(update={"text": version.text, "versions": []}), passages
+                    )
             if reasons:
+                # Its own series: a "B" id would name the next bullet that is shown.
+                bullet_id = f"R{len(rejected) + 1}"
                 rejected.append(
-                    RejectedClaim(claim=_as_claim(bullet), stage="reduce", reasons=reasons)
+                    RejectedClaim(
+                        claim=_as_claim(bullet.model_copy(update={"id": bullet_id})),
+                        stage="reduce",
+                        reasons=reasons,
+                    )
                 )
                 continue
-            number += 1
+            shown += 1
             bullets.append(bullet)
         if bullets:
             sections.append(Section(title=draft_section.title, bullets=bullets))
@@ -161,9 +220,22 @@ def _make_bullet(
         for citation in claims_by_id[cid].citations if cid in claims_by_id else []:
             if citation not in citations:
                 citations.append(citation)
-    source_ids = sorted(
-        {c.passage_id.split(".")[0] for c in citations}, key=lambda sid: int(sid[1:])
-    )
+    source_ids = _source_ids(citations)
+    versions = []
+    for version in draft.versions:
+        version_citations = [
+            c
+            for cid in version.claim_ids
+            if cid in claims_by_id
+            for c in claims_by_id[cid].citations
+        ]
+        versions.append(
+            Version(
+                text=version.text,
+                citations=version_citations,
+                source_ids=_source_ids(version_citations),
+            )
+        )
     bullet = Bullet(
         id=bullet_id,
         text=draft.text,
@@ -171,8 +243,13 @@ def _make_bullet(
         claim_ids=list(draft.claim_ids),
         source_ids=source_ids,
         n_sources=count_independent(source_ids, sources),
+        versions=versions,
     )
     return bullet, reasons
+
+
+def _source_ids(citations: Sequence[Citation]) -> list[str]:
+    return sorted({c.passage_id.split(".")[0] for c in citations}, key=lambda sid: int(sid[1:]))
 
 
 def _as_claim(bullet: Bullet) -> Claim:
