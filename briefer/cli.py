@@ -8,7 +8,7 @@ import tempfile
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,18 @@ from briefer.errors import BrieferError, ConfigError, OutputError
 from briefer.models import LENGTH_WORDS, Audience, BriefOptions, Length, Usage
 from briefer.render import OutputFormat, briefing_schema, render
 from briefer.tokens import count_tokens
+from briefer.verify import (
+    apply_verdicts,
+    grounding_report,
+    rejected_markdown,
+    summarize_grounding,
+    verify_with_llm,
+)
+
+if TYPE_CHECKING:
+    from briefer.config import Settings
+    from briefer.llm_engine import LLMEngine
+    from briefer.models import Briefing
 
 app = typer.Typer(
     name="briefer",
@@ -90,6 +102,11 @@ def write_output(text: str, target: Path, inputs: list[Path], force: bool) -> No
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class Verification(StrEnum):
+    rules = "rules"
+    llm = "llm"
 
 
 class EngineChoice(StrEnum):
@@ -181,6 +198,17 @@ def brief(
         str | None,
         typer.Option(help='Prompt versions, e.g. "2" or "map=2,reduce=1".', rich_help_panel=_LLM),
     ] = None,
+    show_rejected: Annotated[
+        bool,
+        typer.Option("--show-rejected", help="Append the rejected claims and reasons (Markdown)."),
+    ] = False,
+    verify: Annotated[
+        Verification,
+        typer.Option(
+            "--verify",
+            help="llm: also ask the model whether each bullet follows from its evidence.",
+        ),
+    ] = Verification.rules,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -229,6 +257,8 @@ def brief(
             chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
             typer.echo(plan_run(chunks, settings, options).summary())
             return
+        if verify is Verification.llm and not use_llm:
+            raise ConfigError("--verify llm needs a model: set OPENAI_API_KEY or pass --base-url.")
         if use_llm:
             with LLMEngine(settings) as llm:
                 options = options.model_copy(
@@ -236,9 +266,11 @@ def brief(
                 )
                 started = time.perf_counter()
                 briefing = build_briefing(sources, llm, options)
+                if verify is Verification.llm:
+                    briefing = _verify_with_model(briefing, llm, settings)
                 for note in llm.all_notes():
                     typer.echo(f"briefer: {note}", err=True)
-                typer.echo(_usage_line(briefing.provenance.usage, started), err=True)
+                typer.echo(_usage_line(llm.usage(), started), err=True)
         else:
             typer.echo(
                 "briefer: no API key configured; using the built-in offline extractive engine.",
@@ -246,6 +278,10 @@ def brief(
             )
             briefing = build_briefing(sources, ExtractiveEngine(), options)
         text = render(briefing, fmt)
+        if show_rejected and fmt is OutputFormat.md and briefing.rejected:
+            text += "\n" + "\n".join(rejected_markdown(briefing)).rstrip("\n") + "\n"
+        if briefing.grounding is not None:
+            typer.echo(f"briefer: {summarize_grounding(briefing.grounding)}", err=True)
         if output is None:
             typer.echo(text, nl=False)
         else:
@@ -255,6 +291,26 @@ def brief(
         raise _fail(error) from None
 
 
+def _verify_with_model(briefing: Briefing, llm: LLMEngine, settings: Settings) -> Briefing:
+    """Return ``briefing`` without the bullets the model judges unsupported by their evidence."""
+    from briefer.prompting import load_prompt, select_version
+
+    template = load_prompt(
+        "verify", select_version("verify", settings.prompt_versions), settings.prompts_dir
+    )
+    passages = {p.id: p for p in briefing.passages}
+    verdicts = verify_with_llm(briefing.bullets, passages, llm.client, template)
+    checked = apply_verdicts(briefing, verdicts)
+    before = briefing.grounding
+    report = grounding_report(
+        checked,
+        claims_checked=before.claims_checked if before else 0,
+        reasks=before.reasks if before else 0,
+        verdicts=verdicts,
+    )
+    return checked.model_copy(update={"grounding": report})
+
+
 def _usage_line(usage: Usage, started: float) -> str:
     cost = "" if usage.cost_usd is None else f", about ${usage.cost_usd:.4f}"
     return (
@@ -262,6 +318,33 @@ def _usage_line(usage: Usage, started: float) -> str:
         f"{usage.prompt_tokens:,} tokens in, {usage.completion_tokens:,} out, "
         f"{time.perf_counter() - started:.1f} s{cost}"
     )
+
+
+@app.command(
+    help=(
+        "Re-check an existing briefing (our JSON) against its evidence; exit 3 if any bullet "
+        "fails.\n\n"
+        "Without SOURCES each bullet is checked against the passages stored in the JSON; with "
+        "them, the sources are read and chunked again.\n\n"
+        "Example:\n\n  briefer verify brief.json\n\n"
+        "  briefer verify brief.json examples/istanbul-talks/articles/*.txt"
+    )
+)
+def verify(
+    briefing: Annotated[Path, typer.Argument(help="A briefing written with --format json.")],
+    sources: Annotated[
+        list[Path] | None, typer.Argument(help="The source files, to check against afresh.")
+    ] = None,
+) -> None:
+    from briefer.verify import format_verify, verify_briefing
+
+    try:
+        result = verify_briefing(briefing, sources or [])
+    except BrieferError as error:
+        raise _fail(error) from None
+    for line in format_verify(result):
+        typer.echo(line)
+    raise typer.Exit(code=result.exit_code)
 
 
 @app.command(

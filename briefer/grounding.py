@@ -1,15 +1,16 @@
-"""Grounding validator v1: ``Claim`` / ``Bullet`` + cited ``Passage`` -> ``Reason`` list.
+"""Grounding validator: ``Claim`` / ``Bullet`` + cited ``Passage`` -> ``Reason`` list.
 
 Shared by every engine. A statement is grounded when it cites passages that exist, every
 quote is verbatim (after ``normalize_for_match``) in the passage it cites, and every number
-in the statement's own text also occurs among the numbers of the cited passages.
+in the statement's own text also occurs among the numbers of the cited passages (v1); and
+when the cited passages support what it says (v2: ``briefer.support``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from briefer.models import Bullet, Citation, Claim, Passage, Reason, RejectedClaim
@@ -109,9 +110,13 @@ _HYPHENS = "-\N{HYPHEN}\N{NON-BREAKING HYPHEN}"
 _WORD_BEFORE_HYPHEN = re.compile(rf"(\w+)[{_HYPHENS}]$")
 
 
-class _Number(NamedTuple):
+class NumberMention(NamedTuple):
+    """A number stated in a text: its value and where (``text[start:end]``) it is stated."""
+
     value: Decimal
     text: str
+    start: int
+    end: int
 
 
 def extract_numbers(text: str) -> set[Decimal]:
@@ -131,12 +136,12 @@ def extract_numbers(text: str) -> set[Decimal]:
       plurals ("thousands of miles"), and names mixing letters and digits: "G7", "S1",
       "F-16", "COVID-19", "Tu-95", "5G", hashes like "6a33c0".
     """
-    return {number.value for number in _find_numbers(text)}
+    return {number.value for number in find_numbers(text)}
 
 
-def _find_numbers(text: str) -> list[_Number]:
+def find_numbers(text: str) -> list[NumberMention]:
     """Return the numbers in ``text`` in order, each with the text that states it."""
-    found: list[tuple[int, _Number]] = []
+    found: list[tuple[int, NumberMention]] = []
     markers = [m.span() for m in _MARKER.finditer(text)] if "[" in text else []
     taken: list[tuple[int, int]] = []
     for match in _DIGITS.finditer(text):
@@ -147,7 +152,10 @@ def _find_numbers(text: str) -> list[_Number]:
         value = _digits_value(match, text, has_currency=first is not None)
         if value is not None:
             first = match.start() if first is None else first
-            found.append((first, _Number(_canonical(value), text[first : match.end()])))
+            mention = NumberMention(
+                _canonical(value), text[first : match.end()], first, match.end()
+            )
+            found.append((first, mention))
     lowered = text.lower()
     words, haystack = (_WORDS, lowered) if len(lowered) == len(text) else (_WORDS_ANY_CASE, text)
     for match in words.finditer(haystack):
@@ -156,13 +164,21 @@ def _find_numbers(text: str) -> list[_Number]:
             continue
         value = _words_value(match)
         if value is not None:
-            found.append((match.start(), _Number(value, text[match.start() : match.end()])))
+            mention = NumberMention(
+                value, text[match.start() : match.end()], match.start(), match.end()
+            )
+            found.append((match.start(), mention))
     return [number for _, number in sorted(found, key=lambda item: item[0])]
 
 
 def _canonical(value: Decimal) -> Decimal:
     """Return ``value`` in one spelling per number ("34.0" and "34" both print as "34")."""
-    return value.quantize(1) if value == value.to_integral_value() else value.normalize()
+    if value == value.to_integral_value():
+        try:
+            return value.quantize(1)
+        except InvalidOperation:  # more digits than the context's precision: "1E+28" then
+            return value.normalize()
+    return value.normalize()
 
 
 def _currency_start(text: str, start: int) -> int | None:
@@ -262,31 +278,42 @@ class _Evidence:
             self._texts[passage_id] = normalize_for_match(self._passages[passage_id].text)
         return self._texts[passage_id]
 
+    def source_text(self, passage_id: str) -> str:
+        return self._passages[passage_id].text
+
     def numbers(self, passage_id: str) -> frozenset[Decimal]:
         if passage_id not in self._numbers:
             self._numbers[passage_id] = frozenset(extract_numbers(self._passages[passage_id].text))
         return self._numbers[passage_id]
 
 
-def check_claim(claim: Claim, passages: Mapping[str, Passage]) -> list[Reason]:
-    """Return why ``claim`` is not grounded in ``passages`` (an empty list: it is)."""
-    return _check(claim.text, claim.citations, _Evidence(passages))
+def check_claim(
+    claim: Claim, passages: Mapping[str, Passage], *, support: bool = True
+) -> list[Reason]:
+    """Return why ``claim`` is not grounded in ``passages`` (an empty list: it is).
+
+    v1 checks that citations exist, quotes are verbatim and numbers occur. With ``support``
+    (the default), a claim that passes them must also pass ``briefer.support``'s checks.
+    """
+    return _check(claim.text, claim.citations, _Evidence(passages), support)
 
 
-def check_bullet(bullet: Bullet, passages: Mapping[str, Passage]) -> list[Reason]:
+def check_bullet(
+    bullet: Bullet, passages: Mapping[str, Passage], *, support: bool = True
+) -> list[Reason]:
     """Return why ``bullet`` is not grounded in ``passages`` (an empty list: it is)."""
-    return _check(bullet.text, bullet.citations, _Evidence(passages))
+    return _check(bullet.text, bullet.citations, _Evidence(passages), support)
 
 
 def validate_claims(
-    claims: Sequence[Claim], passages: Mapping[str, Passage], stage: str
+    claims: Sequence[Claim], passages: Mapping[str, Passage], stage: str, *, support: bool = True
 ) -> tuple[list[Claim], list[RejectedClaim]]:
     """Return the grounded claims and, for the rest, why each was rejected at ``stage``."""
     evidence = _Evidence(passages)
     accepted: list[Claim] = []
     rejected: list[RejectedClaim] = []
     for claim in claims:
-        reasons = _check(claim.text, claim.citations, evidence)
+        reasons = _check(claim.text, claim.citations, evidence, support)
         if reasons:
             rejected.append(RejectedClaim(claim=claim, stage=stage, reasons=reasons))
         else:
@@ -294,7 +321,9 @@ def validate_claims(
     return accepted, rejected
 
 
-def _check(text: str, citations: Sequence[Citation], evidence: _Evidence) -> list[Reason]:
+def _check(
+    text: str, citations: Sequence[Citation], evidence: _Evidence, support: bool
+) -> list[Reason]:
     if not citations:
         return [Reason(code="no_citation", message="It cites no passage as evidence.")]
     reasons: list[Reason] = []
@@ -317,6 +346,13 @@ def _check(text: str, citations: Sequence[Citation], evidence: _Evidence) -> lis
                     f"cited {_plural(known, 'passage')} {', '.join(known)}.",
                 )
             )
+    if support and known and not reasons:
+        # Support is judged on real evidence only: a statement that fails the checks above
+        # keeps exactly their reasons. Imported here: briefer.support builds on this module.
+        from briefer.support import check_support
+
+        quotes = [c.quote for c in citations]
+        reasons += check_support(text, [evidence.source_text(pid) for pid in known], quotes)
     return list(dict.fromkeys(reasons))  # the same bad quote cited twice is one reason
 
 
@@ -337,7 +373,7 @@ def _quote_reason(citation: Citation) -> Reason:
 
 def _missing_numbers(text: str, available: Iterable[frozenset[Decimal]]) -> list[str]:
     values = frozenset().union(*available)
-    missing = (n.text for n in _find_numbers(text) if n.value not in values)
+    missing = (n.text for n in find_numbers(text) if n.value not in values)
     return list(dict.fromkeys(missing))
 
 

@@ -215,6 +215,7 @@ class Briefing(_Frozen):
     passages: list[Passage] = Field(description="Every passage that a bullet cites.")
     rejected: list[RejectedClaim]
     provenance: Provenance
+    grounding: GroundingReport | None = None
 
     @property
     def bullets(self) -> list[Bullet]:
@@ -271,3 +272,24 @@ class Draft(_Frozen):
 
 
 DIFFERENCES_TITLE = "Where sources differ"
+
+
+class Verdict(_Frozen):
+    """A second opinion on one bullet: does the evidence it cites entail it?"""
+
+    bullet_id: str
+    supported: bool
+    reason: str = ""
+    judge: str = Field(description='Who judged, e.g. "llm:gpt-4o-mini".')
+
+
+class GroundingReport(_Frozen):
+    """How a briefing's statements were checked, and what failed, by reason code."""
+
+    bullets_shown: int
+    bullets_checked: int
+    claims_checked: int
+    reasks: int = Field(default=0, description="Claims sent back to the engine for repair.")
+    rejected: int = 0
+    rejected_by_code: dict[str, int] = {}
+    verdicts: list[Verdict] = []

@@ -14,6 +14,7 @@ from briefer import __version__
 from briefer.chunking import chunk_source
 from briefer.engine import Engine
 from briefer.grounding import check_bullet, validate_claims
+from briefer.verify import grounding_report
 from briefer.models import (
     Briefing,
     BriefOptions,
@@ -59,7 +60,10 @@ def build_briefing(
     clock = _lap(timings, "map", clock)
 
     accepted, rejected = validate_claims(claims, passages, stage="map")
-    accepted, rejected = _repair(engine, accepted, rejected, chunks, passages, options)
+    checked = len(claims)
+    accepted, rejected, reasks, rechecked = _repair(
+        engine, accepted, rejected, chunks, passages, options
+    )
     clock = _lap(timings, "validate", clock)
 
     draft = engine.reduce_claims(accepted, sources, passages, options)
@@ -71,7 +75,7 @@ def build_briefing(
     _lap(timings, "validate_bullets", clock)
 
     cited_ids = {c.passage_id for s in sections for b in s.bullets for c in b.citations}
-    return Briefing(
+    briefing = Briefing(
         title=draft.title,
         sections=sections,
         sources=[
@@ -98,6 +102,8 @@ def build_briefing(
             timings=timings,
         ),
     )
+    report = grounding_report(briefing, claims_checked=checked + rechecked, reasks=reasks)
+    return briefing.model_copy(update={"grounding": report})
 
 
 def fit_sections(sections: Sequence[Section], max_words: int) -> list[Section]:
@@ -136,12 +142,14 @@ def _repair(
     chunks: Sequence[Chunk],
     passages: dict[str, Passage],
     options: BriefOptions,
-) -> tuple[list[Claim], list[RejectedClaim]]:
+) -> tuple[list[Claim], list[RejectedClaim], int, int]:
     """Return the claims accepted and rejected after up to the engine's repair rounds.
 
-    A claim the engine re-sends keeps only its latest rejection, so the briefing records
-    why it finally failed, once.
+    Also return how many rejected claims were sent back and how many repaired claims were
+    checked. A claim the engine re-sends keeps only its latest rejection, so the briefing
+    records why it finally failed, once.
     """
+    reasks = rechecked = 0
     # Optional on the Engine protocol: an engine that does not say repairs once.
     rounds = int(getattr(engine, "repair_rounds", 1))
     chunks_by_id = {c.id: c for c in chunks}
@@ -155,12 +163,14 @@ def _repair(
         ]
         if not repaired:
             break
+        reasks += len(rejected)
+        rechecked += len(repaired)
         fixed, still_rejected = validate_claims(repaired, passages, stage="repair")
         latest = {r.claim.id: r for r in still_rejected}
         fixed_ids = {c.id for c in fixed}
         rejected = [latest.get(r.claim.id, r) for r in rejected if r.claim.id not in fixed_ids]
         accepted = accepted + fixed
-    return accepted, rejected
+    return accepted, rejected, reasks, rechecked
 
 
 def _ground_draft(

@@ -94,3 +94,43 @@ def test_config_masks_the_key(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "api_key" in result.stdout
     assert TEST_KEY not in result.stdout
+
+
+def _refuse_first_bullet(request: dict[str, object]) -> Reply:
+    """Scripted test data: echo_model for briefing calls; at verify, refuse the first bullet."""
+    schema = (request.get("response_format") or {}).get("json_schema", {})  # type: ignore[attr-defined]
+    if schema.get("name") != "VerifyOutput":
+        return echo_model(request)  # type: ignore[arg-type]
+    user = str(request["messages"][-1]["content"])  # type: ignore[index]
+    ids = [line.split(" ", 1)[0] for line in user.splitlines() if line.startswith("B")]
+    verdicts = [
+        {"id": bid, "supported": n > 0, "reason": "" if n else "The evidence says no such thing."}
+        for n, bid in enumerate(ids)
+    ]
+    return Reply.json({"verdicts": verdicts})
+
+
+def test_verify_llm_drops_what_the_model_judges_unsupported(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.responder = _refuse_first_bullet
+    base = ["brief", str(ARTICLES), "--base-url", fake_openai.url, "--format", "json"]
+    plain = Briefing.model_validate_json(runner.invoke(app, base, env=_env(tmp_path)).stdout)
+    result = runner.invoke(app, [*base, "--verify", "llm", "--no-cache"], env=_env(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    checked = Briefing.model_validate_json(result.stdout)
+    assert [b.text for b in checked.bullets] == [b.text for b in plain.bullets][1:]
+    refused = [r for r in checked.rejected if r.stage == "verify"]
+    assert [r.claim.text for r in refused] == [plain.bullets[0].text]
+    assert refused[0].reasons[0].code == "llm_unsupported"
+    assert checked.grounding is not None
+    assert len(checked.grounding.verdicts) == len(plain.bullets)
+    assert "grounding:" in result.stderr
+
+
+def test_verify_llm_without_a_model_is_a_clear_error() -> None:
+    result = runner.invoke(
+        app, ["brief", str(ARTICLES), "--verify", "llm"], env={"OPENAI_API_KEY": ""}
+    )
+    assert result.exit_code == 1
+    assert "--verify llm needs a model" in result.stderr

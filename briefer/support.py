@@ -1,0 +1,321 @@
+"""Support checks: a statement's text + the text of its cited passages -> ``Reason`` list.
+
+Validator v1 (``briefer.grounding``) proves that quotes exist and numbers occur. These
+checks ask whether the evidence says what the statement says, with lexical rules and no
+model, sentence by sentence and clause by clause:
+
+- ``number_unit_mismatch``: a number the evidence states as something else ("34%" against
+  "34 aircraft"; see ``briefer.quantities``);
+- ``name_not_in_evidence``: a capitalised name the evidence never mentions (short forms,
+  possessives and spelling variants of names it does mention are fine: "Zelensky",
+  "Kyiv's", "Russian");
+- ``content_not_in_evidence``: too few of a sentence's content words (stemmed) are in it;
+- ``content_scattered``: a clause's words are in it, but no sentence (one per cited
+  passage) holds most of them together: the statement stitches facts into a new one;
+- ``polarity_mismatch``: the clause of the evidence that states the fact is negated and the
+  statement's is not, or the other way round;
+- ``attribution_dropped``: the evidence gives a position (a demand, a proposal, a claim) and
+  the statement presents it as fact, with no one saying it;
+- ``attribution_swapped``: the statement has one side say what the evidence has another say;
+- ``quote_too_short``: the quotes carry too little of the statement to stand for it.
+
+A statement that is, in whole sentences, verbatim in a cited passage is supported by
+construction (the extractive engine's claims are) and skips the checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from briefer.grounding import find_numbers, normalize_for_match
+from briefer.models import Reason
+from briefer.quantities import check_number_kinds
+from briefer.support_text import (
+    ALIGN_ITEMS,
+    Clause,
+    Evidence,
+    Sentence,
+    Token,
+    analyse,
+    has_variant,
+    is_content_word,
+    is_cue,
+    is_uncommon,
+    stem,
+    tokenize,
+)
+
+# Fixed a priori from what a faithful paraphrase keeps; measured on eval-dev by bench/.
+COVERAGE_MIN = 0.7  # share of a sentence's content words the evidence must contain: one word
+# in four may be the writer's own ("agreed" for "a commitment"), two in seven, three in ten
+BINDING_MIN = 0.6  # share of a clause's found content one evidence sentence must hold
+QUOTE_SHARE_MIN = 0.25  # share of a statement's content its quotes must carry
+QUOTE_MIN_ITEMS = 4  # statements with fewer content items need no minimum
+
+SUPPORT_CODES = (
+    "number_unit_mismatch",
+    "name_not_in_evidence",
+    "content_not_in_evidence",
+    "content_scattered",
+    "polarity_mismatch",
+    "attribution_dropped",
+    "attribution_swapped",
+    "quote_too_short",
+)
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def check_support(text: str, evidence: Sequence[str], quotes: Sequence[str] = ()) -> list[Reason]:
+    """Return why ``text`` is not supported by the ``evidence`` texts (an empty list: it is).
+
+    ``quotes`` are the statement's verbatim quotes; when given, they must carry a fair share
+    of it. A statement that is whole sentences of one evidence text passes at once.
+    """
+    if not evidence or is_verbatim(text, evidence):
+        return []
+    return find_support_problems(text, evidence, quotes)
+
+
+def is_verbatim(text: str, evidence: Sequence[str]) -> bool:
+    """Tell whether ``text`` is whole sentences copied from one of the ``evidence`` texts."""
+    claim = normalize_for_match(text)
+    if not claim or claim[-1] not in ".!?\"')]":
+        return False
+    for passage in evidence:
+        haystack = _normalized(passage)
+        at = haystack.find(claim)
+        while at >= 0:
+            before = haystack[:at].rstrip()
+            if not before or before[-1] in ".!?\"')]":
+                return True
+            at = haystack.find(claim, at + 1)
+    return False
+
+
+@lru_cache(maxsize=8192)
+def _normalized(passage: str) -> str:
+    # Passages are checked against many statements; normalise each once.
+    return normalize_for_match(passage)
+
+
+def find_support_problems(
+    text: str, evidence: Sequence[str], quotes: Sequence[str] = ()
+) -> list[Reason]:
+    """Return every support check ``text`` fails against ``evidence`` (no verbatim shortcut)."""
+    pool = Evidence(evidence)
+    sentences = analyse(text, pool.names)
+    names = _claim_names(sentences)
+    reasons = check_number_kinds(text, pool.texts)
+    reasons += _check_names(names, pool)
+    reasons += _check_coverage(sentences, names, pool)
+    reasons += _check_binding(sentences, pool)
+    reasons += _check_polarity(sentences, pool)
+    reasons += _check_attribution(sentences, pool)
+    if quotes:
+        reasons += _check_quotes(text, quotes)
+    return reasons
+
+
+def _claim_names(sentences: Sequence[Sentence]) -> list[list[Token]]:
+    """Return the statement's names: runs of capitalised words (none in Headline Case).
+
+    In text written without capitals ("the fbi took roberts's laptop"), the words that are
+    not common in lowercase stand in for names: they are rare words or names lowercased.
+    """
+    tokens = [t for s in sentences for t in s.tokens if len(t.word) > 3]
+    if tokens and sum(t.capital for t in tokens) > 0.7 * len(tokens):
+        return []
+    if not any(t.capital or t.upper for s in sentences for t in s.tokens):
+        return [
+            [t]
+            for s in sentences
+            for t in s.tokens
+            if is_content_word(t.word) and not t.number and is_uncommon(t.word)
+        ]
+    phrases: list[list[Token]] = []
+    for sentence in sentences:
+        previous: Token | None = None
+        for token in sentence.tokens:
+            if (token.capital or token.upper) and is_content_word(token.word):
+                gap = sentence.text[previous.end : token.start] if previous else "."
+                if previous is not None and not gap.strip():
+                    phrases[-1].append(token)
+                else:
+                    phrases.append([token])
+                previous = token
+            else:
+                previous = None
+    return phrases
+
+
+def _check_names(names: Sequence[Sequence[Token]], pool: Evidence) -> list[Reason]:
+    missing = [
+        " ".join(t.raw for t in phrase)
+        for phrase in names
+        if not all(pool.has_word(t.word) or (not t.capital and pool.covers(t.word)) for t in phrase)
+    ]
+    if not missing:
+        return []
+    shown = ", ".join(f'"{m}"' for m in dict.fromkeys(missing))
+    noun = "Name" if len(missing) == 1 else "Names"
+    return [Reason(code="name_not_in_evidence", message=f"{noun} {shown} not in the evidence.")]
+
+
+def _check_coverage(
+    sentences: Sequence[Sentence], names: Sequence[Sequence[Token]], pool: Evidence
+) -> list[Reason]:
+    # Names are the name check's business; numbers are the number checks'.
+    named = {id(t) for phrase in names for t in phrase}
+    uncovered: list[str] = []
+    for sentence in sentences:
+        content = [
+            t
+            for t in sentence.tokens
+            if is_content_word(t.word) and not t.number and id(t) not in named
+        ]
+        missing = [t.raw for t in content if not pool.covers(t.word)]
+        if content and 1 - len(missing) / len(content) < COVERAGE_MIN:
+            uncovered += missing
+    if not uncovered:
+        return []
+    shown = ", ".join(f'"{w}"' for w in list(dict.fromkeys(uncovered))[:8])
+    return [
+        Reason(
+            code="content_not_in_evidence",
+            message=f"Too little of it is in the evidence; not there: {shown}.",
+        )
+    ]
+
+
+def _check_polarity(sentences: Sequence[Sentence], pool: Evidence) -> list[Reason]:
+    for clause in _substantial_clauses(sentences):
+        aligned = pool.align(clause.stems)
+        if aligned and all(e.negated != clause.negated for e, _, _ in aligned):
+            said = "negates" if aligned[0][0].negated else "does not negate"
+            return [
+                Reason(
+                    code="polarity_mismatch",
+                    message=f'The evidence {said} what "{_shorten(clause.text)}" states: '
+                    f'"{_shorten(aligned[0][0].text)}".',
+                )
+            ]
+    return []
+
+
+def _check_binding(sentences: Sequence[Sentence], pool: Evidence) -> list[Reason]:
+    """Return a reason when a clause's words are in the evidence, but not together.
+
+    Each cited passage may contribute the one sentence that states its part of the clause;
+    words gathered from all over the evidence do not make a statement it supports.
+    """
+    for clause in _substantial_clauses(sentences):
+        found = clause.stems & pool.stems
+        if len(found) < ALIGN_ITEMS:
+            continue
+        together: set[str] = set()
+        for passage in pool.passages:
+            together |= max((found & s.stems for s in passage.sentences), key=len, default=set())
+        if len(together) / len(found) < BINDING_MIN:
+            return [
+                Reason(
+                    code="content_scattered",
+                    message=f'No sentence of the evidence states most of "{_shorten(clause.text)}"'
+                    f": {len(found)} of its words are there, at most {len(together)} together.",
+                )
+            ]
+    return []
+
+
+def _check_attribution(sentences: Sequence[Sentence], pool: Evidence) -> list[Reason]:
+    reasons: list[Reason] = []
+    for sentence in sentences:
+        if not sentence.reported:
+            for clause in _substantial_clauses([sentence]):
+                aligned = pool.align(clause.stems)
+                if aligned and all(c.stance for c, _, _ in aligned):
+                    reasons.append(
+                        Reason(
+                            code="attribution_dropped",
+                            message=f'"{_shorten(clause.text)}" states as fact what the evidence '
+                            f'reports as a position: "{_shorten(aligned[0][0].text)}".',
+                        )
+                    )
+                    break
+        reasons += _check_speakers(sentence, pool)
+    return list(dict.fromkeys(reasons))
+
+
+def _substantial_clauses(sentences: Sequence[Sentence]) -> Iterable[Clause]:
+    """Yield the clauses with enough content to be aligned with the evidence."""
+    for sentence in sentences:
+        yield from (c for c in sentence.clauses if len(c.stems) >= ALIGN_ITEMS)
+
+
+def _check_speakers(sentence: Sentence, pool: Evidence) -> list[Reason]:
+    """Return a reason when a clause's speaker is not who the evidence has saying it."""
+    for clause in sentence.clauses:
+        cue = next((i for i, t in enumerate(clause.tokens) if is_cue(t)), None)
+        if cue is None:
+            continue
+        # "X said ...", but "... according to X"
+        before = clause.tokens[cue].word != "according"
+        side = clause.tokens[:cue] if before else clause.tokens[cue:]
+        speakers = {t.word for t in side if t.word in clause.names}
+        if not speakers:
+            continue
+        # What is said is the clause, or for a bare "..., according to X" the clause before.
+        dropped = {stem(t.word) for t in clause.tokens if t.word in speakers or is_cue(t)}
+        said = clause.stems - dropped
+        at = sentence.clauses.index(clause)
+        if len(said) < ALIGN_ITEMS and at > 0:
+            previous = sentence.clauses[at - 1]
+            if not any(is_cue(t) for t in previous.tokens):
+                said = previous.stems - dropped
+        if len(said) < ALIGN_ITEMS:
+            continue  # too little is said to tell who says it
+        contexts = [context for _, _, context in pool.align(said)]
+        if contexts and all(ctx and not _names_match(speakers, ctx) for ctx in contexts):
+            return [
+                Reason(
+                    code="attribution_swapped",
+                    message=f'"{_shorten(clause.text)}" has {", ".join(sorted(speakers))} say '
+                    f"what the evidence attributes to {', '.join(sorted(contexts[0]))}.",
+                )
+            ]
+    return []
+
+
+def _names_match(words: Iterable[str], names: frozenset[str]) -> bool:
+    ordered = sorted(names)
+    return any(w in names or has_variant(w, ordered) for w in words)
+
+
+def _check_quotes(text: str, quotes: Sequence[str]) -> list[Reason]:
+    claim = _content_items(text)
+    if len(claim) < QUOTE_MIN_ITEMS:
+        return []
+    carried = claim & frozenset().union(*(_content_items(q) for q in quotes))
+    if len(carried) / len(claim) >= QUOTE_SHARE_MIN:
+        return []
+    shown = "; ".join(f'"{_shorten(q, 30)}"' for q in quotes[:3])
+    return [
+        Reason(
+            code="quote_too_short",
+            message=f"The quotes ({shown}) carry {len(carried)} of the {len(claim)} content "
+            "words of the statement; quote the words that state it.",
+        )
+    ]
+
+
+def _content_items(text: str) -> frozenset[str]:
+    """Return the stems of the content words of ``text`` and the values of its numbers."""
+    tokens = tokenize(" ".join(text.split()))
+    stems = {stem(t.word) for t in tokens if is_content_word(t.word) and not t.number}
+    return frozenset(stems | {str(m.value) for m in find_numbers(text)})
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split()).strip(" ,;:")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
