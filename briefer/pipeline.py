@@ -14,7 +14,6 @@ from briefer import __version__
 from briefer.chunking import chunk_source
 from briefer.engine import Engine
 from briefer.grounding import check_bullet, validate_claims
-from briefer.verify import grounding_report
 from briefer.models import (
     Briefing,
     BriefOptions,
@@ -34,6 +33,7 @@ from briefer.models import (
     Version,
 )
 from briefer.tokens import TokenCounter, count_tokens
+from briefer.verify import grounding_report
 
 
 def build_briefing(

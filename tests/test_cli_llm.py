@@ -6,6 +6,7 @@ The model's replies here come from ``echo_model``: scripted test data, not a rea
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from conftest import TEST_KEY
 from fake_openai import FakeOpenAI, Reply, echo_model
@@ -96,12 +97,12 @@ def test_config_masks_the_key(tmp_path: Path) -> None:
     assert TEST_KEY not in result.stdout
 
 
-def _refuse_first_bullet(request: dict[str, object]) -> Reply:
+def _refuse_first_bullet(request: dict[str, Any]) -> Reply:
     """Scripted test data: echo_model for briefing calls; at verify, refuse the first bullet."""
-    schema = (request.get("response_format") or {}).get("json_schema", {})  # type: ignore[attr-defined]
+    schema = (request.get("response_format") or {}).get("json_schema", {})
     if schema.get("name") != "VerifyOutput":
-        return echo_model(request)  # type: ignore[arg-type]
-    user = str(request["messages"][-1]["content"])  # type: ignore[index]
+        return echo_model(request)
+    user = str(request["messages"][-1]["content"])
     ids = [line.split(" ", 1)[0] for line in user.splitlines() if line.startswith("B")]
     verdicts = [
         {"id": bid, "supported": n > 0, "reason": "" if n else "The evidence says no such thing."}

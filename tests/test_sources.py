@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from briefer.cleaning import clean_text
 from briefer.errors import SourceError
 from briefer.models import Source
-from briefer.sources import clean_text, mark_duplicates, read_sources
+from briefer.sources import mark_duplicates, read_sources
 
 SEEDS = Path(__file__).parents[2] / "shared" / "seeds"
 DATA = Path(__file__).parent / "data" / "ingest"
