@@ -219,7 +219,6 @@ def brief(
     from briefer.chunking import chunk_source
     from briefer.config import load_settings
     from briefer.extractive import ExtractiveEngine
-    from briefer.llm_engine import LLMEngine, plan_run
     from briefer.pipeline import build_briefing
     from briefer.sources import read_sources
 
@@ -254,12 +253,16 @@ def brief(
             if not use_llm:
                 typer.echo("extractive engine: no model calls, no cost.")
                 return
+            from briefer.llm_engine import plan_run
+
             chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
             typer.echo(plan_run(chunks, settings, options).summary())
             return
         if verify is Verification.llm and not use_llm:
             raise ConfigError("--verify llm needs a model: set OPENAI_API_KEY or pass --base-url.")
         if use_llm:
+            from briefer.llm_engine import LLMEngine  # imports openai: only when a model is used
+
             with LLMEngine(settings) as llm:
                 options = options.model_copy(
                     update={"chunk_tokens": min(options.chunk_tokens, llm.budgets.map_tokens)}
