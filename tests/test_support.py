@@ -63,6 +63,15 @@ EXCHANGE = (
     "concrete outcome was a commitment to exchange all seriously wounded or ill prisoners of "
     "war, along with those under the age of 25."
 )
+LEADERS = (
+    "'We firmly believe that all key issues can only be solved at the level of leaders,' Umerov "
+    "said, suggesting that the leaders of other countries – such as US President Donald Trump – "
+    "could also take part in the meeting."
+)
+NO_PROGRESS = (
+    "A second round of peace talks on Monday between Russian and Ukrainian delegations in "
+    "Istanbul lasted just over an hour and made no progress on ending the war."
+)
 
 
 def codes(text: str, *evidence: str, quotes: tuple[str, ...] = ()) -> list[str]:
@@ -154,6 +163,18 @@ def test_short_forms_possessives_and_derived_names_are_accepted(text: str) -> No
     assert "name_not_in_evidence" not in codes(text, MEETING, WITHDRAWAL)
 
 
+def test_words_that_spell_out_an_initialism_of_the_evidence_are_in_it() -> None:
+    claim = (
+        "Umerov suggested that leaders such as United States President Donald Trump could "
+        "also take part in the meeting."
+    )
+    assert codes(claim, LEADERS) == []
+    # "UK" is not the evidence's "US": "Kingdom" is named and not there.
+    reasons = check_support(claim.replace("United States", "United Kingdom"), [LEADERS])
+    assert [r.code for r in reasons] == ["name_not_in_evidence"]
+    assert '"United Kingdom President Donald Trump"' in reasons[0].message
+
+
 def test_a_name_the_evidence_never_mentions_is_rejected() -> None:
     reasons = check_support(
         "Erdogan said the operation was a year and a half in the making.", [MEETING]
@@ -237,6 +258,15 @@ def test_a_claim_that_adds_a_negation_is_rejected() -> None:
 def test_a_claim_that_keeps_the_negation_is_accepted() -> None:
     assert codes("Russia again declined to agree to an unconditional ceasefire.", DECLINED) == []
     assert codes("Russia did not agree to an unconditional ceasefire.", DECLINED) == []
+
+
+def test_a_negation_of_something_else_in_the_clause_does_not_count() -> None:
+    # "no progress" is not what the statement states; it states what the clause's start does.
+    claim = "The second round of talks in Istanbul lasted just over an hour."
+    assert codes(claim, NO_PROGRESS) == []
+    assert "polarity_mismatch" in codes(
+        "The talks in Istanbul made progress on ending the war.", NO_PROGRESS
+    )
 
 
 # --- attribution -----------------------------------------------------------------------------
