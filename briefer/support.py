@@ -52,6 +52,7 @@ COVERAGE_MIN = 0.7  # share of a sentence's content words the evidence must cont
 BINDING_MIN = 0.6  # share of a clause's found content one evidence sentence must hold
 QUOTE_SHARE_MIN = 0.25  # share of a statement's content its quotes must carry
 QUOTE_MIN_ITEMS = 4  # statements with fewer content items need no minimum
+NEGATION_REACH = 3  # words before the first stated word a negator may stand: "did not agree"
 
 SUPPORT_CODES = (
     "number_unit_mismatch",
@@ -107,9 +108,11 @@ def find_support_problems(
     pool = Evidence(evidence)
     sentences = analyse(text, pool.names)
     names = _claim_names(sentences)
+    # Words that spell out an initialism of the evidence are in it: "IMF" states them.
+    spelled = {id(s.tokens[i]) for s in sentences for i in pool.spelled_out(s.tokens)}
     reasons = check_number_kinds(text, pool.texts)
-    reasons += _check_names(names, pool)
-    reasons += _check_coverage(sentences, names, pool)
+    reasons += _check_names(names, pool, spelled)
+    reasons += _check_coverage(sentences, names, pool, spelled)
     reasons += _check_binding(sentences, pool)
     reasons += _check_polarity(sentences, pool)
     reasons += _check_attribution(sentences, pool)
@@ -150,11 +153,16 @@ def _claim_names(sentences: Sequence[Sentence]) -> list[list[Token]]:
     return phrases
 
 
-def _check_names(names: Sequence[Sequence[Token]], pool: Evidence) -> list[Reason]:
+def _check_names(
+    names: Sequence[Sequence[Token]], pool: Evidence, spelled: set[int]
+) -> list[Reason]:
     missing = [
         " ".join(t.raw for t in phrase)
         for phrase in names
-        if not all(pool.has_word(t.word) or (not t.capital and pool.covers(t.word)) for t in phrase)
+        if not all(
+            id(t) in spelled or pool.has_word(t.word) or (not t.capital and pool.covers(t.word))
+            for t in phrase
+        )
     ]
     if not missing:
         return []
@@ -164,7 +172,10 @@ def _check_names(names: Sequence[Sequence[Token]], pool: Evidence) -> list[Reaso
 
 
 def _check_coverage(
-    sentences: Sequence[Sentence], names: Sequence[Sequence[Token]], pool: Evidence
+    sentences: Sequence[Sentence],
+    names: Sequence[Sequence[Token]],
+    pool: Evidence,
+    spelled: set[int],
 ) -> list[Reason]:
     # Names are the name check's business; numbers are the number checks'.
     named = {id(t) for phrase in names for t in phrase}
@@ -175,7 +186,7 @@ def _check_coverage(
             for t in sentence.tokens
             if is_content_word(t.word) and not t.number and id(t) not in named
         ]
-        missing = [t.raw for t in content if not pool.covers(t.word)]
+        missing = [t.raw for t in content if id(t) not in spelled and not pool.covers(t.word)]
         if content and 1 - len(missing) / len(content) < COVERAGE_MIN:
             uncovered += missing
     if not uncovered:
@@ -192,8 +203,10 @@ def _check_coverage(
 def _check_polarity(sentences: Sequence[Sentence], pool: Evidence) -> list[Reason]:
     for clause in _substantial_clauses(sentences):
         aligned = pool.align(clause.stems)
-        if aligned and all(e.negated != clause.negated for e, _, _ in aligned):
-            said = "negates" if aligned[0][0].negated else "does not negate"
+        # Both sides by the same rule: a copied clause always agrees with itself.
+        negated = _negates(clause, clause.stems)
+        if aligned and all(_negates(e, clause.stems) != negated for e, _, _ in aligned):
+            said = "negates" if _negates(aligned[0][0], clause.stems) else "does not negate"
             return [
                 Reason(
                     code="polarity_mismatch",
@@ -202,6 +215,22 @@ def _check_polarity(sentences: Sequence[Sentence], pool: Evidence) -> list[Reaso
                 )
             ]
     return []
+
+
+def _negates(clause: Clause, stems: frozenset[str]) -> bool:
+    """Tell whether ``clause`` negates the part of it that states ``stems``.
+
+    A long evidence clause may negate something else ("... has created the need for an
+    election, as Rodwell cannot keep his place"): only a negator among the words that state
+    the fact, or just before them, counts. A negation carried from a fragment always does.
+    """
+    if not clause.negated or not clause.negators:
+        return clause.negated
+    at = [i for i, t in enumerate(clause.tokens) if stem(t.word) in stems]
+    if not at:
+        return True
+    start = clause.tokens[max(0, at[0] - NEGATION_REACH)].start
+    return any(start <= n <= clause.tokens[at[-1]].end for n in clause.negators)
 
 
 def _check_binding(sentences: Sequence[Sentence], pool: Evidence) -> list[Reason]:

@@ -66,6 +66,7 @@ _SPACED_STOP = re.compile(r"(?<=\s[.!?])\s+")
 _DERIVED_ENDINGS = ("n", "an", "ian", "ean", "i", "ese", "ish", "ic")
 _CONTRACTION = re.compile(r"(?:n't|'ll|'re|'ve|'d|'m)$")  # negations are the polarity check's
 _STOP_WORDS = ENGLISH_STOP_WORDS
+_LINKS = frozenset({"of", "and", "the", "for"})  # words inside a spelled-out initialism
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,8 @@ class Clause:
     negated: bool
     reported: bool
     stance: bool
+    # Where its own negators start in the sentence; none when its negation is carried.
+    negators: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class PassageText:
     stems: frozenset[str]
     names: frozenset[str]
     acronyms: frozenset[str]
+    initialisms: frozenset[str]  # words written in capitals ("IMF", "US"), lowercased
 
 
 def analyse(text: str, names: frozenset[str] = frozenset()) -> list[Sentence]:
@@ -193,6 +197,9 @@ def analyse(text: str, names: frozenset[str] = frozenset()) -> list[Sentence]:
         for start, end in split_clauses(sentence):
             inside = tuple(t for t in tokens if start <= t.start < end)
             plain = normalize_for_match(sentence[start:end])
+            # Offsets in the sentence, as the tokens' are ("’" -> "'" keeps them).
+            own = sentence[start:end].lower().replace("’", "'")
+            negators = tuple(start + m.start() for m in _NEGATION.finditer(own))
             # Numbers align clauses too: "two or three days" is not "a 30-day ceasefire".
             values = {f"#{m.value}" for m in numbers if start <= m.start < end}
             clauses.append(
@@ -204,6 +211,7 @@ def analyse(text: str, names: frozenset[str] = frozenset()) -> list[Sentence]:
                     negated=bool(_NEGATION.search(plain)),
                     reported=bool(_REPORT_CUE.search(plain)),
                     stance=bool(_STANCE_CUE.search(plain)),
+                    negators=negators,
                 )
             )
         clauses = _carry_negation(clauses)
@@ -262,6 +270,7 @@ def analyse_passage(text: str) -> PassageText:
         stems=frozenset().union(*(s.stems for s in sentences)),
         names=names,
         acronyms=frozenset(_acronyms(text)),
+        initialisms=frozenset(t.word for s in sentences for t in s.tokens if t.upper),
     )
 
 
@@ -321,6 +330,7 @@ class Evidence:
         self.stems = frozenset().union(*(p.stems for p in self.passages))
         self.names = frozenset().union(*(p.names for p in self.passages))
         self.acronyms = frozenset().union(*(p.acronyms for p in self.passages))
+        self.initialisms = frozenset().union(*(p.initialisms for p in self.passages))
         self._long_words = sorted(w for w in self.words if len(w) >= FUZZY_LENGTH)
 
     def has_word(self, word: str) -> bool:
@@ -328,6 +338,31 @@ class Evidence:
         if word in self.words or word in self.acronyms:
             return True
         return has_variant(word, self._long_words)
+
+    def spelled_out(self, tokens: Sequence[Token]) -> set[int]:
+        """Return the indexes of ``tokens`` that spell out an initialism of the evidence.
+
+        "the International Monetary Fund" is the evidence's "IMF", "the United States" its
+        "US": runs of two to five content words (with "of", "and", "the", "for" between)
+        whose initials the evidence writes in capitals.
+        """
+        found: set[int] = set()
+        if not self.initialisms:
+            return found
+        for first in range(len(tokens)):
+            initials = ""
+            for at in range(first, min(len(tokens), first + 9)):
+                word = tokens[at].word
+                if word in _LINKS and initials:
+                    continue
+                if not is_content_word(word):
+                    break
+                initials += word[0]
+                if len(initials) >= 2 and initials in self.initialisms:
+                    found.update(range(first, at + 1))
+                if len(initials) >= 5:
+                    break
+        return found
 
     def covers(self, word: str) -> bool:
         """Tell whether the evidence has ``word`` or another word of its stem."""

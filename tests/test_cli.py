@@ -188,3 +188,8 @@ def _with_bullet_text(briefing: Briefing, bullet_id: str, old: str, new: str) ->
         for s in briefing.sections
     ]
     return briefing.model_copy(update={"sections": sections})
+
+
+def test_the_documented_schema_is_the_current_one() -> None:
+    documented = (ARTICLES.parents[2] / "docs" / "briefing.schema.json").read_text(encoding="utf-8")
+    assert _run("schema").stdout == documented, "run: briefer schema > docs/briefing.schema.json"
