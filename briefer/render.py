@@ -73,6 +73,7 @@ def render_markdown(briefing: Briefing) -> str:
 def render_html(briefing: Briefing) -> str:
     """Return a self-contained HTML page of the briefing."""
     numbers = {s.id: s.number for s in briefing.sources}
+    dates = {s.id: s.published for s in briefing.sources if s.published}
     esc = html.escape
     body = [f"<h1>{esc(briefing.title)}</h1>", f"<p><em>{esc(_subtitle(briefing))}</em></p>"]
     for section in briefing.sections:
@@ -80,11 +81,11 @@ def render_html(briefing: Briefing) -> str:
         for b in section.bullets:
             if b.versions:
                 items = "".join(
-                    f"<li>{esc(v.text)} <sup>{_links(v, numbers)}</sup></li>" for v in b.versions
+                    f"<li>{esc(v.text)} <sup>{_links(v, numbers)}</sup>{esc(_dated(v, dates))}</li>"
+                    for v in _in_time_order(b, dates)
                 )
-                body.append(
-                    f"<li><strong>{esc(b.text)}</strong>: the sources differ<ul>{items}</ul></li>"
-                )
+                how = esc(_how_they_differ(b, dates))
+                body.append(f"<li><strong>{esc(b.text)}</strong>: {how}<ul>{items}</ul></li>")
                 continue
             quotes = "&#10;".join(esc(f"{c.passage_id}: {c.quote}") for c in b.citations)
             body.append(
