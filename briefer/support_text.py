@@ -344,18 +344,20 @@ class Evidence:
 
         "the International Monetary Fund" is the evidence's "IMF", "the United States" its
         "US": runs of two to five content words (with "of", "and", "the", "for" between)
-        whose initials the evidence writes in capitals.
+        whose initials the evidence writes in capitals. In text with capitals, the words
+        must be capitalised too: "Ukraine signed" is not "US".
         """
         found: set[int] = set()
         if not self.initialisms:
             return found
+        cased = any(t.capital for t in tokens)
         for first in range(len(tokens)):
             initials = ""
             for at in range(first, min(len(tokens), first + 9)):
                 word = tokens[at].word
                 if word in _LINKS and initials:
                     continue
-                if not is_content_word(word):
+                if not is_content_word(word) or (cased and not tokens[at].raw[0].isupper()):
                     break
                 initials += word[0]
                 if len(initials) >= 2 and initials in self.initialisms:

@@ -173,6 +173,10 @@ def test_words_that_spell_out_an_initialism_of_the_evidence_are_in_it() -> None:
     reasons = check_support(claim.replace("United States", "United Kingdom"), [LEADERS])
     assert [r.code for r in reasons] == ["name_not_in_evidence"]
     assert '"United Kingdom President Donald Trump"' in reasons[0].message
+    # Only capitalised words spell one out: "Ukraine signed" is not "US".
+    assert "name_not_in_evidence" in codes(
+        "Umerov said Ukraine signed a deal with Trump at the meeting.", LEADERS
+    )
 
 
 def test_a_name_the_evidence_never_mentions_is_rejected() -> None:
