@@ -140,7 +140,9 @@ def brief(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing -o file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing -o or --record file.")
+    ] = False,
     passage_tokens: Annotated[
         int, typer.Option(min=16, help="Largest passage, in tokens (whole sentences).")
     ] = 96,
@@ -239,6 +241,8 @@ def brief(
         "prompt_versions": prompt_version,
     }
     try:
+        if record is not None and record.exists() and not force:
+            raise OutputError(f"{record}: already exists; pass --force to record over it")
         settings = load_settings({k: v for k, v in flags.items() if v is not None})
         use_llm = engine_choice is EngineChoice.llm or (
             engine_choice is EngineChoice.auto and settings.llm_enabled

@@ -135,3 +135,20 @@ def test_verify_llm_without_a_model_is_a_clear_error() -> None:
     )
     assert result.exit_code == 1
     assert "--verify llm needs a model" in result.stderr
+
+
+def test_record_never_overwrites_an_existing_file_unasked(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.responder = echo_model
+    cassette = tmp_path / "run.jsonl"
+    cassette.write_text("my notes\n", encoding="utf-8")
+    args = ["brief", str(ARTICLES), "--base-url", fake_openai.url, "--record", str(cassette)]
+    refused = runner.invoke(app, args, env=_env(tmp_path))
+    assert refused.exit_code == 1
+    assert "already exists" in refused.stderr and "--force" in refused.stderr
+    assert cassette.read_text(encoding="utf-8") == "my notes\n"
+    assert fake_openai.requests == []
+    recorded = runner.invoke(app, [*args, "--force", "--no-cache"], env=_env(tmp_path))
+    assert recorded.exit_code == 0, recorded.stderr
+    assert cassette.read_text(encoding="utf-8").startswith("{")
