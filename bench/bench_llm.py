@@ -184,7 +184,8 @@ def run_briefer(
     run.notes.append(
         f"{len(sources)} sources, {len(briefing.bullets)} bullets, "
         f"{len(briefing.rejected)} rejected; budgets: {engine.budgets.map_tokens} map tokens "
-        f"per call, {engine.budgets.reduce_tokens} reduce tokens per call"
+        f"per call, {engine.budgets.reduce_tokens} reduce tokens per call, "
+        f"{engine.budgets.single_call_tokens} source tokens in one grounded call"
     )
     return run
 

@@ -4,8 +4,9 @@ Precedence for every field is flag (an explicit override) > environment > ``.env
 ``Settings`` remembers where each value came from so ``briefer config`` can show it. The API
 key is a ``SecretStr``: it never appears in ``repr``, ``str``, logs, the cache or errors.
 
-Budgets follow the model: ``budgets_for`` derives the map chunk size and the reduce budget
-from the model's context window (``KNOWN_MODELS``, overridable with ``context_window``).
+Budgets follow the model: ``budgets_for`` derives the map chunk size, the reduce budget and
+how much source text one grounded call may hold from the model's context window
+(``KNOWN_MODELS``, overridable with ``context_window``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from briefer.errors import ConfigError
+from briefer.models import LENGTH_WORDS, Length
 
 StructuredMode = Literal["auto", "json_schema", "json_object", "none"]
 
@@ -98,6 +100,12 @@ ENV_VARS: dict[str, str] = {
 }
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 
+# The one grounded call's reply is the briefing plus the claims its bullets cite, each with a
+# verbatim quote: a bullet word comes with its claims from every source that reports it, so
+# the reply is budgeted generously per briefing word (plus the JSON around it).
+BRIEF_TOKENS_PER_WORD = 16
+BRIEF_REPLY_FIXED = 1_024
+
 
 class Settings(BaseModel):
     """Everything the LLM engine needs, resolved once and passed down as an argument."""
@@ -164,6 +172,8 @@ class Budgets(BaseModel):
     prompt_overhead: int  # reserved for the fixed template text of every call
     map_tokens: int  # source text per map call (also the chunker's chunk size)
     reduce_tokens: int  # claim text per reduce call
+    brief_tokens: int  # reserved for the reply of the one grounded call (a one-page briefing)
+    single_call_tokens: int  # source text one grounded call may hold (window - prompt - reply)
 
 
 def parse_prompt_versions(text: object) -> dict[str, int]:
@@ -204,8 +214,12 @@ def estimate_cost(settings: Settings, prompt_tokens: int, completion_tokens: int
     return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
 
 
-def budgets_for(settings: Settings, prompt_overhead: int = 1_024) -> Budgets:
-    """Return the token budgets of a run derived from the model's context window."""
+def budgets_for(
+    settings: Settings,
+    prompt_overhead: int = 1_024,
+    max_words: int = LENGTH_WORDS[Length.standard],
+) -> Budgets:
+    """Return the token budgets of a run (briefings of ``max_words``) from the context window."""
     info = settings.model_info
     window = info.context_window
     output = min(settings.max_output_tokens or info.max_output, window // 4)
@@ -218,13 +232,23 @@ def budgets_for(settings: Settings, prompt_overhead: int = 1_024) -> Budgets:
     # A map reply restates the facts of its input with verbatim quotes, so it runs about as
     # long as the input: a map call's input is held to the reply budget, or replies would be
     # cut off (finish_reason "length") and have to be redone in halves.
+    # The one grounded call's reply is bounded by the briefing, not by its input, so that call
+    # may fill the whole window but for its prompt and a one-page reply.
+    brief = min(settings.max_output_tokens or info.max_output, brief_reply_tokens(max_words))
     return Budgets(
         context_window=window,
         output_tokens=output,
         prompt_overhead=prompt_overhead,
         map_tokens=min(room, output),
         reduce_tokens=room,
+        brief_tokens=brief,
+        single_call_tokens=max(0, window - prompt_overhead - brief),
     )
+
+
+def brief_reply_tokens(max_words: int) -> int:
+    """Return the reply budget of one grounded call writing a briefing of ``max_words`` words."""
+    return max_words * BRIEF_TOKENS_PER_WORD + BRIEF_REPLY_FIXED
 
 
 def load_settings(
@@ -277,6 +301,8 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
     rows.append(("model context window", f"{info.context_window} tokens", known))
     rows.append(("map tokens per call", str(budgets.map_tokens), "derived"))
     rows.append(("reduce tokens per call", str(budgets.reduce_tokens), "derived"))
+    rows.append(("one-call reply tokens", str(budgets.brief_tokens), "derived, standard length"))
+    rows.append(("one-call source tokens", str(budgets.single_call_tokens), "derived"))
     price = lookup_price(settings)
     shown_price = f"${price.input}/${price.output} per 1M in/out" if price else "unknown"
     rows.append(("price", shown_price, "prices table"))

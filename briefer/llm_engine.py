@@ -1,13 +1,14 @@
 """The LLM engine: ``Chunk`` -> ``Claim`` (map), rejected ``Claim`` -> ``Claim`` (repair),
 ``Claim`` -> ``Draft`` (reduce, in ``briefer.llm_reduce``), through any OpenAI-compatible model.
 
-Chunks are packed into calls up to the map budget, which follows the model's context window.
-When every chunk fits one call (and ``single_call`` is on), the map step is skipped: one
-grounded call returns the claims and the draft built from them, and ``reduce_claims`` hands
-that draft back. Otherwise map calls run concurrently (bounded by ``concurrency``).
-A map reply cut off at the output limit is retried once as two smaller calls; a reply still
-unusable after the client's one re-ask skips that part with a recorded note. The engine never
-judges evidence itself: the pipeline validates every claim and bullet.
+When every chunk fits one call's context window beside a one-page reply (and
+``single_call`` is on), the map step is skipped: one grounded call returns the claims the
+briefing cites and the draft built from them, and ``reduce_claims`` hands that draft back.
+Otherwise (or when that call's reply is cut off) chunks are packed into map calls up to the
+map budget, which follows the model's context window, and run concurrently (bounded by
+``concurrency``). A map reply cut off at the output limit is retried once as two smaller
+calls; a reply still unusable after the client's one re-ask skips that part with a recorded
+note. The engine never judges evidence itself: the pipeline validates every claim and bullet.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from briefer.llm_io import (
     render_passages,
     split_group,
 )
-from briefer.llm_plan import TEMPLATES, RunPlan, load_templates, plan_run, prompt_overhead_of
+from briefer.llm_plan import (
+    TEMPLATES,
+    RunPlan,
+    fits_one_call,
+    load_templates,
+    plan_run,
+    prompt_overhead_of,
+)
 from briefer.llm_reduce import Reducer, run_parallel, to_draft
 from briefer.models import (
     BriefOptions,
@@ -72,7 +80,8 @@ class LLMEngine:
         self.repair_rounds = settings.repair_rounds  # how often the pipeline may ask for repairs
         self.tracer = Tracer(settings.trace_dir) if settings.trace_dir else None
         self.templates = load_templates(settings)
-        self.budgets = budgets_for(settings, prompt_overhead_of(self.templates))
+        self.prompt_overhead = prompt_overhead_of(self.templates)
+        self.budgets = budgets_for(settings, self.prompt_overhead)
         self.client = client or LLMClient(settings, tracer=self.tracer)
         self.notes: list[str] = []  # skipped parts and fallbacks, for the user
         self._used: set[str] = set()
@@ -92,11 +101,16 @@ class LLMEngine:
     def map_chunks(self, chunks: Sequence[Chunk], options: BriefOptions) -> list[Claim]:
         """Return the claims of ``chunks``, in one grounded call when every chunk fits one."""
         self._draft = None
-        groups = pack_chunks(chunks, self.budgets.map_tokens)
-        if self.settings.single_call and len(groups) == 1:
-            claims = self._brief_in_one_call(groups[0], options)
+        budgets = budgets_for(self.settings, self.prompt_overhead, options.max_words)
+        one_call = self.settings.single_call and fits_one_call(
+            chunks, self.templates["brief"], budgets
+        )
+        if one_call:
+            claims = self._brief_in_one_call(list(chunks), options)
             if claims is not None:
                 return claims
+        groups = pack_chunks(chunks, self.budgets.map_tokens)
+        if one_call and len(groups) == 1:  # the one call was cut off: map in smaller parts
             groups = split_group(groups[0]) or groups
         found = run_parallel(
             lambda group: self._map_group(group, options, 0), groups, self.settings.concurrency

@@ -1,8 +1,9 @@
 """Planning an LLM run: which templates, what budgets, and what a run would cost.
 
 ``load_templates`` picks the prompt versions the settings select; ``prompt_overhead_of``
-measures the fixed text of a call so budgets leave room for it; ``plan_run`` renders the
-prompts a run would send and counts their tokens without calling anything (``--dry-run``).
+measures the fixed text of a call so budgets leave room for it; ``fits_one_call`` decides
+whether one grounded call can brief all the sources; ``plan_run`` renders the prompts a run
+would send and counts their tokens without calling anything (``--dry-run``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ from briefer.tokens import count_tokens
 TEMPLATES = ("map", "brief", "repair", "reduce")
 # A map reply restates its input's facts with verbatim quotes: most of its length.
 _REPLY_RATIO = 0.8
+# Released "brief" templates whose reply restates every fact of the input (brief.v1), so it
+# runs as long as the input: one call with them holds no more source text than a map call.
+# Later versions extract only what the briefing cites: their reply is bounded by its length.
+_REPLY_GROWS_WITH_INPUT = frozenset({("brief", 1)})
 _OUTPUTS: dict[str, type[BaseModel]] = {
     "map": MapOutput,
     "brief": BriefOutput,
@@ -90,29 +95,44 @@ def prompt_overhead_of(templates: dict[str, PromptTemplate]) -> int:
     )
 
 
+def fits_one_call(chunks: Sequence[Chunk], brief: PromptTemplate, budgets: Budgets) -> bool:
+    """Return whether one grounded call with template ``brief`` can hold all of ``chunks``.
+
+    The call must fit the context window: the passages as shown, the prompt, and a reply
+    budget for a one-page briefing (``budgets.brief_tokens``).
+    """
+    if not chunks:
+        return False
+    if (brief.name, brief.version) in _REPLY_GROWS_WITH_INPUT:
+        return len(pack_chunks(chunks, budgets.map_tokens)) == 1
+    return count_tokens(render_passages(chunks)) <= budgets.single_call_tokens
+
+
 def plan_run(chunks: Sequence[Chunk], settings: Settings, options: BriefOptions) -> RunPlan:
     """Return the calls, tokens and cost a run over ``chunks`` would take; calls nothing."""
     templates = load_templates(settings)
-    budgets = budgets_for(settings, prompt_overhead_of(templates))
-    groups = pack_chunks(chunks, budgets.map_tokens)
+    budgets = budgets_for(settings, prompt_overhead_of(templates), options.max_words)
     guidance = audience_guidance(options)
     reply_words = options.max_words * 2 + 64  # tokens of a draft: words, ids and JSON
-    if settings.single_call and len(groups) == 1:
+    if settings.single_call and fits_one_call(chunks, templates["brief"], budgets):
+        brief = templates["brief"]
         messages = render_prompt(
-            templates["brief"],
+            brief,
             {
                 "audience": options.audience,
                 "audience_guidance": guidance,
                 "max_words": options.max_words,
-                "passages": render_passages(groups[0]),
+                "passages": render_passages(chunks),
             },
         )
         prompt = _planned_prompt(messages, BriefOutput)
-        completion = min(
-            budgets.output_tokens,
-            int(sum(c.n_tokens for c in groups[0]) * _REPLY_RATIO) + reply_words,
-        )
+        if (brief.name, brief.version) in _REPLY_GROWS_WITH_INPUT:
+            restated = int(sum(c.n_tokens for c in chunks) * _REPLY_RATIO)
+            completion = min(budgets.output_tokens, restated + reply_words)
+        else:  # the draft plus the claims it cites, quotes included: about twice its length
+            completion = min(budgets.brief_tokens, reply_words * 3)
         return _plan("single call", 1, 0, prompt, completion, settings, budgets)
+    groups = pack_chunks(chunks, budgets.map_tokens)
     prompt = completion = 0
     for group in groups:
         messages = render_prompt(

@@ -144,6 +144,8 @@ def test_show_rejected_appends_the_rejected_claims_with_reasons() -> None:
         str(case / "cassette.jsonl"),
         "--model",
         "gpt-4o-mini",
+        "--prompt-version",
+        "brief=1",  # the cassette answers brief v1 requests, as its case.toml pins
         "--audience",
         "analyst",
         "--no-cache",

@@ -165,6 +165,21 @@ def test_budgets_follow_the_context_window() -> None:
         assert used <= budgets.context_window
 
 
+def test_one_call_budget_leaves_room_for_a_one_page_reply() -> None:
+    settings = Settings(model="gpt-4o-mini")
+    standard, long = budgets_for(settings, 900), budgets_for(settings, 900, max_words=500)
+    assert standard.brief_tokens < long.brief_tokens <= lookup_model("gpt-4o-mini").max_output
+    for budgets in (standard, long):
+        # One grounded call may hold far more than a map call: its reply is not its input.
+        assert budgets.single_call_tokens > 4 * budgets.map_tokens
+        used = budgets.single_call_tokens + budgets.brief_tokens + budgets.prompt_overhead
+        assert used == budgets.context_window
+    capped = budgets_for(Settings(model="gpt-4o-mini", max_output_tokens=1000), 900)
+    assert capped.brief_tokens == 1000
+    rows = {r[0]: r[1] for r in describe_settings(settings)}
+    assert rows["one-call source tokens"] == str(budgets_for(settings).single_call_tokens)
+
+
 def test_context_window_override_changes_budgets(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("BRIEFER_CONTEXT_WINDOW", "4096")
     settings = load_settings({"model": "gpt-4o-mini"}, env_file=None)

@@ -55,6 +55,7 @@ def test_replayed_example_rejects_its_scripted_fabrications_with_reasons(tmp_pat
     assert lines and all(json.loads(line)["scripted"] is True for line in lines)
 
     args = ["brief", str(REPLAY / "articles"), "--replay", str(cassette), "--model", "gpt-4o-mini"]
+    args += ["--prompt-version", "brief=1"]  # what the cassette answers, as case.toml pins
     result = runner.invoke(
         app,
         [*args, "--audience", "analyst", "--format", "json"],

@@ -38,6 +38,7 @@ from briefer.models import (
     Span,
 )
 from briefer.pipeline import build_briefing
+from briefer.prompting import load_prompt
 from briefer.sources import read_sources
 from briefer.tokens import count_tokens
 
@@ -580,6 +581,84 @@ def test_plan_counts_the_map_calls_of_a_large_run(
     assert plan.map_calls == len(fake_openai.requests) > 1
     assert plan.reduce_calls >= 1
     assert plan.cost_usd is None  # no price is known for a local model
+
+
+def _schema_names(requests: list[dict[str, Any]]) -> list[str]:
+    return [str(r["response_format"]["json_schema"]["name"]) for r in requests]
+
+
+def _brief_with_a_fabrication(request: dict[str, Any]) -> Reply:
+    """echo_model, whose brief reply also leads with a bullet on a claim its passage lacks."""
+    reply = echo_model(request)
+    data = json.loads(reply.content or "{}")
+    if "claims" in data and "sections" in data:
+        data["claims"].append({"id": "cx", **FABRICATED})
+        data["sections"][0]["bullets"].insert(0, bullet(FABRICATED["text"], "cx"))
+        return Reply.json(data)
+    return reply
+
+
+def test_a_pile_that_fits_the_window_is_briefed_in_one_call(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.responder = _brief_with_a_fabrication
+    sources = _many_sources()
+    chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+    settings = llm_settings(context_window=16_384, repair_rounds=0)
+    plan = plan_run(chunks, settings, OPTIONS)
+    with LLMEngine(settings) as engine:
+        briefing = build_briefing(sources, engine, OPTIONS)
+        budgets = engine.budgets
+    # More source text than one map call may hold, but the reply is one page, not the input.
+    assert budgets.map_tokens < sum(c.n_tokens for c in chunks) <= budgets.single_call_tokens
+    assert (plan.mode, plan.calls) == ("single call", 1)
+    assert _schema_names(fake_openai.requests) == ["BriefOutput"]
+    v2 = load_prompt("brief", 2)
+    assert briefing.provenance.prompts == [v2.ref]
+    assert "only the claims your bullets cite" in user_text(fake_openai.requests[0])
+    assert "[S5.P" in user_text(fake_openai.requests[0])  # every source is in the one call
+    # Claims are validated as in any run: the fabricated one and its bullet never show.
+    fabricated = [r for r in briefing.rejected if r.claim.text == FABRICATED["text"]]
+    assert [x.code for r in fabricated for x in r.reasons][:1] == ["quote_not_found"]
+    assert FABRICATED["text"] not in [b.text for b in briefing.bullets]
+    assert briefing.bullets
+    assert_all_supported(briefing, sources)
+
+
+def test_a_pile_too_large_for_one_call_is_mapped_then_reduced(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.responder = echo_model
+    sources = _many_sources()
+    chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+    settings = llm_settings(context_window=8_192)
+    plan = plan_run(chunks, settings, OPTIONS)
+    briefing, engine = run(settings, sources)
+    assert count_tokens("\n".join(p.text for c in chunks for p in c.passages)) > (
+        engine.budgets.single_call_tokens
+    )
+    names = _schema_names(fake_openai.requests)
+    assert "BriefOutput" not in names
+    assert names.count("MapOutput") == plan.map_calls > 1
+    assert names[-1] == "ReduceOutput"
+    assert plan.mode == "map-reduce"
+    assert [p.name for p in briefing.provenance.prompts] == ["map", "reduce"]
+    assert_all_supported(briefing, sources)
+
+
+def test_brief_v1_keeps_one_call_within_the_map_budget(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    # brief v1 asks for every fact, so its reply grows with its input: a pile larger than one
+    # map call is mapped even though it would fit the window beside a one-page reply.
+    fake_openai.responder = echo_model
+    sources = _many_sources()
+    settings = llm_settings(context_window=16_384, prompt_versions="brief=1")
+    briefing, _ = run(settings, sources)
+    assert "BriefOutput" not in _schema_names(fake_openai.requests)
+    assert [p.name for p in briefing.provenance.prompts] == ["map", "reduce"]
+    small, _ = run(settings)  # two short sources fit one map call: one v1 call
+    assert small.provenance.prompts == [load_prompt("brief", 1).ref]
 
 
 def test_cache_makes_a_rerun_free(
