@@ -1,12 +1,13 @@
 """The embedded offline engine: Chunk -> Claim (map) and Claim -> Draft (reduce).
 
 Map: every story sentence of a chunk that reads as a statement becomes a claim quoting
-itself, so its evidence is verbatim by construction. Reduce: sentences are scored by
-centrality (TF-IDF cosine to the centroid of the sources), corroboration (how many
-independent sources say the same thing), position (news leads with what matters) and the
-audience's cues; the best are taken without redundancy, each merged with the matching
-sentences of other sources so the bullet cites every source that reports the fact, and
-cut to the word budget without breaking a sentence.
+itself, so its evidence is verbatim by construction. Reduce: sentences are picked greedily
+for the concepts they newly cover per word (concepts weighted by how many independent
+sources carry them and how early), scaled by the audience's cues and by how well the
+sentence stands on its own; each pick is merged with the matching sentences of other
+sources so the bullet cites every source that reports the fact, disagreements between
+sources become "where sources differ" bullets, and the whole is cut to the word budget
+without breaking a sentence.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ from briefer.synthesis import (
 )
 
 ENGINE_NAME = "extractive"
-ENGINE_VERSION = 1
 
 # Tuned on the bundled example and the eval-dev clusters as a whole, never per example.
 MIN_WORDS = 6

@@ -23,7 +23,6 @@ from briefer.llm_io import (
     ReduceOutput,
     audience_guidance,
     claim_sources,
-    count_words,
     pack_items,
     render_items,
     render_sources,
@@ -161,27 +160,6 @@ def to_draft(output: ReduceOutput, claim_ids: dict[str, list[str]]) -> Draft:
         title=" ".join(output.title.split()) or "Briefing",
         sections=[s for s in sections if s.bullets],
     )
-
-
-def fit_draft(draft: Draft, max_words: int) -> Draft:
-    """Return ``draft`` with whole bullets dropped, lowest-ranked first, to fit ``max_words``.
-
-    Rank is the model's order: sections first to last, bullets in each top to bottom. A
-    bullet that does not fit is skipped and a shorter later one may still be kept, so the
-    budget is used well and never exceeded, and no bullet is cut mid-sentence.
-    """
-    used = 0
-    sections: list[DraftSection] = []
-    for section in draft.sections:
-        kept: list[DraftBullet] = []
-        for bullet in section.bullets:
-            words = count_words(bullet.text)
-            if used + words <= max_words:
-                kept.append(bullet)
-                used += words
-        if kept:
-            sections.append(DraftSection(title=section.title, bullets=kept))
-    return Draft(title=draft.title, sections=sections)
 
 
 def run_parallel(work: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:

@@ -96,32 +96,6 @@ def similarity_rows(matrix: csr_matrix, rows: Sequence[int]) -> np.ndarray:
     return np.asarray(block.toarray(), dtype=np.float32)
 
 
-def corroboration(
-    similarities: np.ndarray, statements: Sequence[Statement], threshold: float
-) -> list[set[str]]:
-    """For each similarity row, return the independent roots whose statements match it."""
-    roots = np.asarray([s.root_id for s in statements])
-    result: list[set[str]] = []
-    for row in similarities:
-        result.append(set(roots[row >= threshold].tolist()))
-    return result
-
-
-def fit_to_budget(word_counts: Sequence[int], budget: int) -> list[int]:
-    """Return indices, in rank order, of the items that fit ``budget`` words when taken greedily.
-
-    Items are whole statements: one that does not fit is skipped and a shorter one later in
-    the ranking may still be taken, so the budget is used well and never exceeded.
-    """
-    chosen: list[int] = []
-    used = 0
-    for index, words in enumerate(word_counts):
-        if used + words <= budget:
-            chosen.append(index)
-            used += words
-    return chosen
-
-
 _NAME = re.compile(r"\b[A-Z][a-zà-ÿ]{3,}\b")
 
 

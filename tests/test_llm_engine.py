@@ -25,14 +25,10 @@ from briefer.errors import LLMAuthError, LLMResponseError, PromptError
 from briefer.grounding import check_bullet
 from briefer.llm_engine import LLMEngine, plan_run
 from briefer.llm_io import count_words
-from briefer.llm_reduce import fit_draft
 from briefer.models import (
     Briefing,
     BriefOptions,
     Chunk,
-    Draft,
-    DraftBullet,
-    DraftSection,
     Passage,
     Source,
     Span,
@@ -446,35 +442,6 @@ def test_word_budget_drops_the_lowest_ranked_whole_bullets(
     texts = [b.text for b in briefing.bullets]
     assert texts == [EXCHANGE["text"], BODIES["text"], TALKS_S1["text"]]
     assert sum(count_words(t) for t in texts) <= 32
-
-
-def test_fit_draft_never_exceeds_the_budget_or_cuts_a_bullet() -> None:
-    words = [12, 30, 5, 8, 40, 3]
-    draft = Draft(
-        title="t",
-        sections=[
-            DraftSection(
-                title="A",
-                bullets=[
-                    DraftBullet(text=" ".join(["w"] * n), claim_ids=["K1"]) for n in words[:3]
-                ],
-            ),
-            DraftSection(
-                title="B",
-                bullets=[
-                    DraftBullet(text=" ".join(["w"] * n), claim_ids=["K1"]) for n in words[3:]
-                ],
-            ),
-        ],
-    )
-    for budget in range(0, 100, 7):
-        kept = [count_words(b.text) for s in fit_draft(draft, budget).sections for b in s.bullets]
-        assert sum(kept) <= budget
-        assert all(n in words for n in kept)
-    assert [[count_words(b.text) for b in s.bullets] for s in fit_draft(draft, 30).sections] == [
-        [12, 5],
-        [8, 3],
-    ]
 
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "istanbul-talks"

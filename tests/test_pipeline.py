@@ -217,3 +217,23 @@ def test_rejected_bullets_get_ids_that_no_shown_bullet_has() -> None:
         "unknown_claim",
         "number_not_in_evidence",
     ]
+
+
+def test_fit_sections_never_exceeds_the_budget_or_cuts_a_bullet() -> None:
+    from briefer.models import Bullet, Section
+    from briefer.pipeline import fit_sections
+
+    def bullet(n: int) -> Bullet:
+        text = " ".join(["w"] * n)
+        return Bullet(id="B1", text=text, citations=[], claim_ids=[], source_ids=[], n_sources=1)
+
+    words = [12, 30, 5, 8, 40, 3]
+    sections = [
+        Section(title="A", bullets=[bullet(n) for n in words[:3]]),
+        Section(title="B", bullets=[bullet(n) for n in words[3:]]),
+    ]
+    for budget in range(0, 100, 7):
+        kept = [b.words for s in fit_sections(sections, budget) for b in s.bullets]
+        assert sum(kept) <= budget
+        assert all(n in words for n in kept)
+    assert [[b.words for b in s.bullets] for s in fit_sections(sections, 30)] == [[12, 5], [8, 3]]
