@@ -1,8 +1,8 @@
-"""Cross-source synthesis shared by every engine's reduce: similarity, corroboration, budgets.
+"""Cross-source synthesis: which statements say the same thing, and where sources differ.
 
-Input is plain statements (text plus the source that made them); output is similarity
-structure (which statements say the same thing, how many independent sources back each)
-and a word-budget selection that never cuts a statement mid-sentence.
+Input is plain statements (text plus the source and independent root that made them);
+output is similarity structure (TF-IDF over stems), how cleanly each source is written,
+what each statement counts, and the disagreements between independent sources.
 """
 
 from __future__ import annotations
