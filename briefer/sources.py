@@ -29,6 +29,8 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 DUPLICATE_THRESHOLD = 0.5
 _SUPPORTED_LIST = ", ".join(SUPPORTED_SUFFIXES)
 _HTML_SUFFIXES = (".html", ".htm")
+# A folder of articles often holds notes about them; these are read only when named.
+_PROJECT_FILES = frozenset({"README", "LICENSE", "CHANGELOG", "CONTRIBUTING", "NOTES"})
 _SHINGLE_WORDS = 5
 _MIN_SHARED_SHINGLES = 5
 _MAX_POSTINGS = 32  # a shingle shared by more originals is boilerplate, not evidence
@@ -74,6 +76,7 @@ def _expand_path(raw: str) -> list[tuple[str, Path | None]]:
                 for f in path.rglob("*")
                 if f.suffix.lower() in SUPPORTED_SUFFIXES
                 and not any(part.startswith(".") for part in f.relative_to(path).parts)
+                and f.stem.upper() not in _PROJECT_FILES
                 and f.is_file()
             ]
         except OSError as exc:

@@ -530,3 +530,15 @@ def test_short_sources_sharing_a_phrase_are_not_duplicates() -> None:
     first = _source(1, ["The talks in Istanbul ended without a ceasefire on Monday."])
     second = _source(2, ["Officials said the talks in Istanbul ended early, and left."])
     assert [s.duplicate_of for s in mark_duplicates([first, second])] == [None, None]
+
+
+def test_a_directory_walk_skips_readme_and_licence_files_but_reads_them_when_named(
+    tmp_path: Path,
+) -> None:
+    story = (SEEDS / "003_5beee2cfb4e9681c.txt").read_bytes()
+    (tmp_path / "003.txt").write_bytes(story)
+    notes = "# Seed articles\n\nFive real web pages, saved as plain text exactly as captured.\n"
+    (tmp_path / "README.md").write_text(notes, encoding="utf-8")
+    assert [Path(s.origin).name for s in read_sources([str(tmp_path)])] == ["003.txt"]
+    named = read_sources([str(tmp_path / "README.md")])
+    assert named[0].origin.endswith("README.md")
