@@ -57,7 +57,7 @@ def render_markdown(briefing: Briefing) -> str:
                     for v in _in_time_order(b, dates)
                 ]
             else:
-                lines.append(f"- {b.text} {_markers(b, numbers)}{_support(b)}")
+                lines.append(f"- {b.text} {_markers(b, numbers)}{_support(b, briefing)}")
         lines.append("")
     if not briefing.bullets:
         lines += ["*No statement in the sources passed validation.*", ""]
@@ -90,7 +90,7 @@ def render_html(briefing: Briefing) -> str:
             quotes = "&#10;".join(esc(f"{c.passage_id}: {c.quote}") for c in b.citations)
             body.append(
                 f'<li title="{quotes}">{esc(b.text)} <sup>{_links(b, numbers)}</sup>'
-                f"{esc(_support(b))}</li>"
+                f"{esc(_support(b, briefing))}</li>"
             )
         body.append("</ul>")
     body.append("<h2>Sources</h2>\n<ol>")
@@ -154,8 +154,10 @@ def _links(cited: Bullet | Version, numbers: dict[str, int]) -> str:
     return "".join(f'<a href="#src{numbers[s]}">[{numbers[s]}]</a>' for s in cited.source_ids)
 
 
-def _support(bullet: Bullet) -> str:
-    """Return how many independent reports back the bullet, as the reader sees it."""
+def _support(bullet: Bullet, briefing: Briefing) -> str:
+    """Return how many independent reports back the bullet, when there is more than one."""
+    if sum(1 for s in briefing.sources if s.duplicate_of is None) < 2:
+        return ""  # one report: every bullet is single-source, saying so adds nothing
     if bullet.n_sources > 1:
         return f" ({bullet.n_sources} sources)"
     return " (single source)"

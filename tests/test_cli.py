@@ -195,3 +195,11 @@ def _with_bullet_text(briefing: Briefing, bullet_id: str, old: str, new: str) ->
 def test_the_documented_schema_is_the_current_one() -> None:
     documented = (ARTICLES.parents[2] / "docs" / "briefing.schema.json").read_text(encoding="utf-8")
     assert _run("schema").stdout == documented, "run: briefer schema > docs/briefing.schema.json"
+
+
+def test_a_single_report_is_not_marked_single_source_on_every_bullet() -> None:
+    result = _run("brief", str(ARTICLES / "003_5beee2cfb4e9681c.txt"), "--length", "short")
+    assert result.exit_code == 0, result.stderr
+    bullets = [line for line in result.stdout.splitlines() if line.startswith("- ")]
+    assert bullets
+    assert not any("source)" in line or "sources)" in line for line in bullets)
