@@ -17,6 +17,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -361,17 +362,30 @@ def _wording(pick: int, members: list[int], disputed: set[int], cleanliness: np.
 def _best_match_per_source(
     row: np.ndarray, statements: Sequence[Statement], index: int
 ) -> list[int]:
-    """Return, per other source, its sentence most similar to ``index`` if it states the fact."""
+    """Return, per other source, its sentence most similar to ``index`` if it states the fact.
+
+    A sentence states the same fact when it is close in wording (``SAME_FACT``), or when it
+    is on the topic and gives the same telling figure ("472 drones" in differently worded
+    reports, or in a clumsy translation that shares few words with the original).
+    """
     own = statements[index].source_id
+    figures = _telling_figures(statements[index].text)
     best: dict[str, tuple[float, int]] = {}
-    for j in np.nonzero(row >= SAME_FACT)[0].tolist():
+    for j in np.nonzero(row >= SAME_TOPIC)[0].tolist():
         source = statements[j].source_id
         if source == own:
             continue
         value = float(row[j])
+        if value < SAME_FACT and not (figures & _telling_figures(statements[j].text)):
+            continue
         if source not in best or value > best[source][0]:
             best[source] = (value, j)
     return [j for _, j in sorted(best.values(), reverse=True)]
+
+
+def _telling_figures(text: str) -> set[Decimal]:
+    """Return the figures in ``text`` that can identify a fact: no small counts, no years."""
+    return {n for n in extract_numbers(text) if n >= 10 and not (1900 <= n <= 2100 and n == n // 1)}
 
 
 def _compatible(members: list[int], statements: Sequence[Statement]) -> list[int]:

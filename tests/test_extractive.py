@@ -160,3 +160,13 @@ def test_single_source_facts_are_marked(sources) -> None:  # type: ignore[no-unt
         assert f"{bullet.text} " in text
         line = next(line for line in text.splitlines() if bullet.text in line)
         assert line.endswith("(single source)")
+
+
+def test_a_garbled_translation_corroborates_but_never_words_a_bullet(sources) -> None:  # type: ignore[no-untyped-def]
+    garbled = next(s for s in sources if "Zellinski" in s.text)
+    briefing = _brief(sources, length=Length.long, max_words=500, audience="analyst")
+    corroborated = [b for b in briefing.bullets if garbled.id in b.source_ids and not b.versions]
+    assert corroborated, "004 reports the record 472-drone attack the CNN report also gives"
+    for bullet in corroborated:
+        assert bullet.text not in garbled.text  # a cleaner source's sentence words it
+        assert len(bullet.source_ids) > 1
