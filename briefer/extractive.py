@@ -22,6 +22,7 @@ from decimal import Decimal
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from briefer.audience import SECTIONS, audience_weight, section_of
 from briefer.grounding import extract_numbers
 from briefer.models import (
     DIFFERENCES_TITLE,
@@ -76,37 +77,6 @@ _DANGLING_START = re.compile(
     r"however|instead|meanwhile|still|yet|the (?:first|second|third|latter|former|same))\b",
     re.IGNORECASE,
 )
-# A figure in digits (a count, money, a percentage), not a year.
-_FIGURE = re.compile(r"\b(?!(?:19|20)\d\d\b)\d")
-_OUTCOME = re.compile(
-    r"\b(agree[ds]?|agreement|ended?|conclud\w*|fail\w*|decid\w*|decision|announc\w*|"
-    r"approv\w*|reject\w*|declin\w*|sign\w*|breakthrough|deal|outcome|result\w*|"
-    r"achiev\w*|progress|exchange|swap|launch\w*|killed|damage|cost)\b",
-    re.IGNORECASE,
-)
-_NEXT = re.compile(
-    r"\b(will|would|next|expects?|expected|plans?|planned|upcoming|by the end of|"
-    r"proposed|propose|set to|coming|future|deadline)\b",
-    re.IGNORECASE,
-)
-_ATTRIBUTION = re.compile(
-    r"\b(said|says|told|stated|according to|insist\w*|demand\w*|reiterat\w*|"
-    r"criticiz\w*|criticis\w*|accus\w*|argu\w*|call(?:ed|s) for|warn\w*|"
-    r"position|condition\w*|proposal|memorandum|offer\w*|refus\w*|options?)\b",
-    re.IGNORECASE,
-)
-_CONTEXT = re.compile(
-    r"\b(since|began|begun|previous\w*|earlier|last (?:month|year|week)|in (?:19|20)\d\d|"
-    r"history|first round|initial|invasion|annex\w*|long|background|years?)\b",
-    re.IGNORECASE,
-)
-_QUOTE = re.compile(r"[\"“”]|(?:^|\s)['‘][^']{12,}['’]")
-
-_SECTIONS: dict[Audience, tuple[str, ...]] = {
-    Audience.executive: ("Bottom line", "Key points", "What happens next"),
-    Audience.analyst: ("Outcome", "Positions and demands", "Context"),
-    Audience.general: ("Background", "What happened", "What happens next"),
-}
 
 
 @dataclass
@@ -213,28 +183,6 @@ def _positions(statements: Sequence[Statement]) -> np.ndarray:
     return np.asarray(1.0 / np.sqrt(1.0 + ranks), dtype=np.float32)
 
 
-def _audience_weight(text: str, options: BriefOptions, query: set[str]) -> float:
-    preset = options.audience_preset
-    weight = 1.0
-    has_quote = bool(_QUOTE.search(text))
-    if preset is Audience.executive:
-        weight *= 1.6 if _FIGURE.search(text) else 1.0
-        weight *= 1.25 if _OUTCOME.search(text) else 1.0
-        weight *= 1.1 if _NEXT.search(text) else 1.0
-        weight *= 0.8 if has_quote else 1.0
-    elif preset is Audience.analyst:
-        weight *= 1.35 if _ATTRIBUTION.search(text) else 0.9
-        weight *= 1.1 if _CONTEXT.search(text) else 1.0
-    else:
-        weight *= 1.3 if _CONTEXT.search(text) else 1.0
-        weight *= 0.75 if has_quote else 1.0
-        weight *= 1.0 if count_words(text) <= 30 else 0.85
-        if query:  # a free-text audience: favour sentences about what it names
-            hits = len(query & set(content_stems(text)))
-            weight *= 1.0 + min(hits, 2)
-    return weight
-
-
 def _cleanliness(statements: Sequence[Statement]) -> np.ndarray:
     """Return, per statement, how cleanly its source is written (1 clean, 0.4 garbled).
 
@@ -294,7 +242,7 @@ def _rank(
     fluency = _cleanliness(statements)
     query = set() if options.audience_preset else set(content_stems(options.audience))
     factor = [
-        _audience_weight(s.text, options, query)
+        audience_weight(s.text, options, query)
         * (0.75 if _DANGLING_START.search(s.text) else 1.0)
         * float(fluency[i])
         * (0.8 + 0.2 * float(position[i]))
@@ -445,18 +393,6 @@ def _differences(
     return bullets
 
 
-def _section_of(text: str, preset: Audience) -> int:
-    if preset is Audience.executive:
-        return 2 if _NEXT.search(text) and not _OUTCOME.search(text) else 1
-    if preset is Audience.analyst:
-        if _ATTRIBUTION.search(text):
-            return 1
-        return 2 if _CONTEXT.search(text) else 0
-    if _CONTEXT.search(text):
-        return 0
-    return 2 if _NEXT.search(text) and not _OUTCOME.search(text) else 1
-
-
 def _arrange(
     chosen: list[_Candidate],
     claims: Sequence[Claim],
@@ -464,11 +400,11 @@ def _arrange(
     options: BriefOptions,
 ) -> list[DraftSection]:
     preset = options.audience_preset or Audience.general
-    titles = _SECTIONS[preset]
+    titles = SECTIONS[preset]
     grouped: list[list[DraftBullet]] = [[] for _ in titles]
     for rank, candidate in enumerate(chosen):
         text = statements[candidate.index].text
-        section = 0 if preset is Audience.executive and rank == 0 else _section_of(text, preset)
+        section = 0 if preset is Audience.executive and rank == 0 else section_of(text, preset)
         grouped[section].append(
             DraftBullet(text=text, claim_ids=[claims[m].id for m in candidate.members])
         )
