@@ -122,7 +122,20 @@ def fit_sections(sections: Sequence[Section], max_words: int) -> list[Section]:
                 used += bullet.words
         if kept:
             kept_sections.append(Section(title=section.title, bullets=kept))
-    return kept_sections
+    return _numbered(kept_sections)
+
+
+def _numbered(sections: list[Section]) -> list[Section]:
+    """Return ``sections`` with their bullets numbered B1, B2, ... in reading order."""
+    number = 0
+    renumbered = []
+    for section in sections:
+        bullets = []
+        for bullet in section.bullets:
+            number += 1
+            bullets.append(bullet.model_copy(update={"id": f"B{number}"}))
+        renumbered.append(section.model_copy(update={"bullets": bullets}))
+    return renumbered
 
 
 def count_independent(source_ids: Sequence[str], sources: Sequence[Source]) -> int:
@@ -190,9 +203,17 @@ def _ground_draft(
             bullet, reasons = _make_bullet(draft_bullet, f"B{shown + 1}", claims_by_id, sources)
             if not reasons:
                 reasons = check_bullet(bullet, passages)
+                # Each side of a disagreement must stand on its own evidence alone.
                 for version in bullet.versions:
                     reasons += check_bullet(
-                        bullet.model_copy(update={"text": version.text, "versions": []}), passages
+                        bullet.model_copy(
+                            update={
+                                "text": version.text,
+                                "citations": version.citations,
+                                "versions": [],
+                            }
+                        ),
+                        passages,
                     )
             if reasons:
                 # Its own series: a "B" id would name the next bullet that is shown.

@@ -236,4 +236,34 @@ def test_fit_sections_never_exceeds_the_budget_or_cuts_a_bullet() -> None:
         kept = [b.words for s in fit_sections(sections, budget) for b in s.bullets]
         assert sum(kept) <= budget
         assert all(n in words for n in kept)
-    assert [[b.words for b in s.bullets] for s in fit_sections(sections, 30)] == [[12, 5], [8, 3]]
+    fitted = fit_sections(sections, 30)
+    assert [[b.words for b in s.bullets] for s in fitted] == [[12, 5], [8, 3]]
+    assert [b.id for s in fitted for b in s.bullets] == ["B1", "B2", "B3", "B4"]
+
+
+def test_each_version_of_a_disagreement_is_checked_against_its_own_evidence() -> None:
+    from briefer.models import DraftVersion
+
+    russian = _claim(
+        "K3",
+        "Ukraine would hand over 6,000 Russian bodies.",
+        "S1.P2",
+        "Ukraine would also hand over 6,000 Russian bodies",
+    )
+    prisoners = _claim(
+        "K1",
+        "The only concrete outcome was a commitment to exchange all seriously wounded or ill "
+        "prisoners of war, along with those under the age of 25.",
+        "S1.P1",
+        "The only concrete outcome was a commitment to exchange all seriously wounded or ill "
+        "prisoners of war, along with those under the age of 25.",
+    )
+    # The second version borrows "25" from the other side's evidence: it must not pass.
+    borrowed = DraftVersion(text="Ukraine would hand over 25 Russian bodies.", claim_ids=["K3"])
+    honest = DraftVersion(text=prisoners.text, claim_ids=["K1"])
+    differ = DraftBullet(text="bodies", claim_ids=["K1", "K3"], versions=[honest, borrowed])
+    engine = ScriptedEngine([prisoners, russian], bullets=[differ])
+    briefing = _brief(engine)
+    assert briefing.bullets == []
+    [rejected] = briefing.rejected
+    assert [r.code for r in rejected.reasons] == ["number_not_in_evidence"]
