@@ -88,10 +88,10 @@ def write_output(text: str, target: Path, inputs: list[Path], force: bool) -> No
     resolved = target.resolve()
     if any(resolved == p.resolve() for p in inputs if p.exists()):
         raise OutputError(f"{target}: is one of the input files; choose another output path")
-    if resolved.exists() and not force:
-        raise OutputError(f"{target}: already exists; pass --force to overwrite it")
     if resolved.is_dir():
         raise OutputError(f"{target}: is a directory; give a file name")
+    if resolved.exists() and not force:
+        raise OutputError(f"{target}: already exists; pass --force to overwrite it")
     if not resolved.parent.is_dir():
         raise OutputError(f"{target}: directory {resolved.parent} does not exist")
     fd, tmp = tempfile.mkstemp(dir=resolved.parent, prefix=f".{resolved.name}.", suffix=".tmp")
@@ -292,7 +292,8 @@ def brief(
         if output is None:
             typer.echo(text, nl=False)
         else:
-            inputs = [Path(a) for a in articles if a != "-"]
+            # Every file read, including those found inside a directory argument.
+            inputs = [Path(s.origin) for s in sources if s.origin != "<stdin>"]
             write_output(text, output, inputs, force)
     except BrieferError as error:
         raise _fail(error) from None

@@ -203,3 +203,19 @@ def test_a_single_report_is_not_marked_single_source_on_every_bullet() -> None:
     bullets = [line for line in result.stdout.splitlines() if line.startswith("- ")]
     assert bullets
     assert not any("source)" in line or "sources)" in line for line in bullets)
+
+
+def test_an_article_found_inside_a_directory_is_never_the_output(tmp_path: Path) -> None:
+    article = tmp_path / "story.txt"
+    original = (ARTICLES / "003_5beee2cfb4e9681c.txt").read_text(encoding="utf-8")
+    article.write_text(original, encoding="utf-8")
+    result = _run("brief", str(tmp_path), "-o", str(article), "--force")
+    assert result.exit_code == 1
+    assert "input" in result.stderr
+    assert article.read_text(encoding="utf-8") == original
+
+
+def test_a_directory_is_not_an_output_file(tmp_path: Path) -> None:
+    result = _run("brief", str(ARTICLES), "-o", str(tmp_path))
+    assert result.exit_code == 1
+    assert "is a directory" in result.stderr
