@@ -81,8 +81,9 @@ _DANGLING_START = re.compile(
 
 @dataclass
 class _Candidate:
+    """A pick, in rank order: the sentence that words it and the sentences it merges."""
+
     index: int
-    score: float
     members: list[int] = field(default_factory=list)
     redundant_with: set[int] = field(default_factory=set)
 
@@ -130,14 +131,11 @@ class ExtractiveEngine:
         if not claims:
             return Draft(title=title, sections=[])
         roots = {s.id: s.duplicate_of or s.id for s in sources}
+        # An extractive claim quotes exactly one passage of its own source.
+        source_of = [c.citations[0].passage_id.split(".")[0] for c in claims]
         statements = [
-            Statement(
-                key=c.id,
-                text=c.text,
-                source_id=c.citations[0].passage_id.split(".")[0],
-                root_id=roots.get(c.citations[0].passage_id.split(".")[0], "?"),
-            )
-            for c in claims
+            Statement(text=c.text, source_id=sid, root_id=roots.get(sid, sid))
+            for c, sid in zip(claims, source_of, strict=True)
         ]
         matrix = vectorize([s.text for s in statements])
         candidates, disagreements = _rank(statements, matrix, options)
@@ -239,12 +237,12 @@ def _rank(
     position = _positions(statements)
     concepts = [_concepts(s.text) for s in statements]
     weights = _concept_weights(concepts, statements, position)
-    fluency = _cleanliness(statements)
+    cleanliness = _cleanliness(statements)
     query = set() if options.audience_preset else set(content_stems(options.audience))
     factor = [
         audience_weight(s.text, options, query)
         * (0.75 if _DANGLING_START.search(s.text) else 1.0)
-        * float(fluency[i])
+        * float(cleanliness[i])
         * (0.8 + 0.2 * float(position[i]))
         / np.sqrt(count_words(s.text))
         for i, s in enumerate(statements)
@@ -261,16 +259,16 @@ def _rank(
         if heap and gain < -heap[0][0] - 1e-9 and gain < -stale - 1e-9:
             heapq.heappush(heap, (-gain, i))
             continue
-        ranked.append(_Candidate(index=i, score=gain, members=[i]))
+        ranked.append(_Candidate(index=i, members=[i]))
         covered |= concepts[i]
-    return _merge_sources(ranked, statements, matrix, fluency)
+    return _merge_sources(ranked, statements, matrix, cleanliness)
 
 
 def _merge_sources(
     ranked: list[_Candidate],
     statements: Sequence[Statement],
     matrix: csr_matrix,
-    fluency: np.ndarray,
+    cleanliness: np.ndarray,
 ) -> tuple[list[_Candidate], list[Disagreement]]:
     """Attach to each pick the matching sentence of every other source that states it.
 
@@ -286,7 +284,7 @@ def _merge_sources(
             [candidate.index, *_best_match_per_source(similar[row], statements, candidate.index)],
             statements,
         )
-        lead = _wording(candidate.index, members, disputed, fluency)
+        lead = _wording(candidate.index, members, disputed, cleanliness)
         candidate.index = lead
         candidate.members = [lead, *(m for m in members if m != lead)]
         candidate.redundant_with = set(np.nonzero(similar[row] >= REDUNDANT)[0].tolist())

@@ -28,7 +28,6 @@ _WORDS_FOR_BUDGET = re.compile(r"\S+")
 class Statement:
     """A statement to synthesise: its text, its source and that source's independent root."""
 
-    key: str
     text: str
     source_id: str
     root_id: str
