@@ -42,12 +42,21 @@ def test_json_output_is_the_briefing_model_with_provenance() -> None:
     assert cited == {p.id for p in briefing.passages}
 
 
-def test_html_output_escapes_and_links_sources() -> None:
-    result = _run("brief", str(ARTICLES), "--format", "html", "--length", "short")
+def test_html_output_escapes_and_links_sources(tmp_path: Path) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text(
+        "Talks <in Istanbul> end without a ceasefire\n\n"
+        "Russian & Ukrainian delegates met in Istanbul on Monday for a second round of talks.\n"
+        "The talks lasted just over an hour and ended without a ceasefire agreement.\n",
+        encoding="utf-8",
+    )
+    result = _run("brief", str(story), "--format", "html", "--max-words", "60")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("<!doctype html>")
     assert 'href="#src1"' in result.stdout
-    assert "&#x27;" in result.stdout or "&quot;" in result.stdout or "’" in result.stdout
+    assert "Russian &amp; Ukrainian delegates" in result.stdout
+    assert "&lt;in Istanbul&gt;" in result.stdout
+    assert "<in Istanbul>" not in result.stdout
 
 
 def test_stdin_is_read_with_dash() -> None:
