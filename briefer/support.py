@@ -4,6 +4,8 @@ Validator v1 (``briefer.grounding``) proves that quotes exist and numbers occur.
 checks ask whether the evidence says what the statement says, with lexical rules and no
 model, sentence by sentence and clause by clause:
 
+- ``number_not_in_evidence``: a number the evidence states nowhere (v1's check, read with
+  a summary's tolerance: "more than 100" for "116", tokenized "26, 000" for "26,000");
 - ``number_unit_mismatch``: a number the evidence states as something else ("34%" against
   "34 aircraft"; see ``briefer.quantities``);
 - ``name_not_in_evidence``: a capitalised name the evidence never mentions (short forms,
@@ -30,7 +32,7 @@ from functools import lru_cache
 
 from briefer.grounding import find_numbers, normalize_for_match
 from briefer.models import Reason
-from briefer.quantities import check_number_kinds
+from briefer.quantities import check_number_kinds, check_numbers_stated
 from briefer.support_text import (
     ALIGN_ITEMS,
     Clause,
@@ -55,6 +57,7 @@ QUOTE_MIN_ITEMS = 4  # statements with fewer content items need no minimum
 NEGATION_REACH = 3  # words before the first stated word a negator may stand: "did not agree"
 
 SUPPORT_CODES = (
+    "number_not_in_evidence",
     "number_unit_mismatch",
     "name_not_in_evidence",
     "content_not_in_evidence",
@@ -110,7 +113,8 @@ def find_support_problems(
     names = _claim_names(sentences)
     # Words that spell out an initialism of the evidence are in it: "IMF" states them.
     spelled = {id(s.tokens[i]) for s in sentences for i in pool.spelled_out(s.tokens)}
-    reasons = check_number_kinds(text, pool.texts)
+    reasons = check_numbers_stated(text, pool.texts)
+    reasons += check_number_kinds(text, pool.texts)
     reasons += _check_names(names, pool, spelled)
     reasons += _check_coverage(sentences, names, pool, spelled)
     reasons += _check_binding(sentences, pool)
@@ -180,14 +184,18 @@ def _check_coverage(
     # Names are the name check's business; numbers are the number checks'.
     named = {id(t) for phrase in names for t in phrase}
     uncovered: list[str] = []
-    for sentence in sentences:
+    # Each sentence, and each clause big enough to say something of its own: a clause
+    # "a conservative MP has said" is no better covered for standing in a long sentence.
+    units = [(s.tokens, 1) for s in sentences]
+    units += [(c.tokens, ALIGN_ITEMS) for s in sentences if len(s.clauses) > 1 for c in s.clauses]
+    for tokens, least in units:
         content = [
-            t
-            for t in sentence.tokens
-            if is_content_word(t.word) and not t.number and id(t) not in named
+            t for t in tokens if is_content_word(t.word) and not t.number and id(t) not in named
         ]
+        if len(content) < least:
+            continue
         missing = [t.raw for t in content if id(t) not in spelled and not pool.covers(t.word)]
-        if content and 1 - len(missing) / len(content) < COVERAGE_MIN:
+        if 1 - len(missing) / len(content) < COVERAGE_MIN:
             uncovered += missing
     if not uncovered:
         return []

@@ -182,6 +182,7 @@ class PassageText:
     clauses: tuple[tuple[Clause, Sentence, frozenset[str]], ...]
     words: frozenset[str]
     stems: frozenset[str]
+    word_stems: frozenset[str]  # the stems of all its words, reporting verbs too
     names: frozenset[str]
     acronyms: frozenset[str]
     initialisms: frozenset[str]  # words written in capitals ("IMF", "US"), lowercased
@@ -268,6 +269,7 @@ def analyse_passage(text: str) -> PassageText:
         clauses=tuple(_with_speakers(sentences)),
         words=frozenset(t.word for s in sentences for t in s.tokens),
         stems=frozenset().union(*(s.stems for s in sentences)),
+        word_stems=frozenset(stem(t.word) for s in sentences for t in s.tokens),
         names=names,
         acronyms=frozenset(_acronyms(text)),
         initialisms=frozenset(t.word for s in sentences for t in s.tokens if t.upper),
@@ -328,6 +330,7 @@ class Evidence:
         self.passages = [analyse_passage(t) for t in self.texts]
         self.words = frozenset().union(*(p.words for p in self.passages))
         self.stems = frozenset().union(*(p.stems for p in self.passages))
+        self.word_stems = frozenset().union(*(p.word_stems for p in self.passages))
         self.names = frozenset().union(*(p.names for p in self.passages))
         self.acronyms = frozenset().union(*(p.acronyms for p in self.passages))
         self.initialisms = frozenset().union(*(p.initialisms for p in self.passages))
@@ -368,7 +371,8 @@ class Evidence:
 
     def covers(self, word: str) -> bool:
         """Tell whether the evidence has ``word`` or another word of its stem."""
-        return stem(word) in self.stems or self.has_word(word)
+        # All its words: "suspects" covers "suspected" though neither aligns clauses.
+        return stem(word) in self.word_stems or self.has_word(word)
 
     def clauses(self) -> Iterable[tuple[Clause, Sentence, frozenset[str]]]:
         """Yield each clause with its sentence and the names of who may be saying it."""

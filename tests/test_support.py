@@ -22,7 +22,7 @@ from briefer.support import (
     find_support_problems,
     is_verbatim,
 )
-from briefer.support_text import split_sentences
+from briefer.support_text import Evidence, split_sentences
 from briefer.tokens import count_tokens
 
 ARTICLES = Path(__file__).resolve().parents[1] / "examples" / "istanbul-talks" / "articles"
@@ -215,6 +215,21 @@ def test_words_the_evidence_does_not_have_are_rejected_and_named() -> None:
     assert "content_not_in_evidence" in [r.code for r in reasons]
     message = next(r.message for r in reasons if r.code == "content_not_in_evidence")
     assert '"walked"' in message and '"sanctions"' in message
+
+
+def test_a_clause_is_covered_on_its_own_in_a_long_sentence() -> None:
+    # The whole sentence is 8 words in 11 the evidence's, but no one there is a diplomat.
+    claim = (
+        "Russia once again declined to agree to an unconditional ceasefire, a primary demand "
+        "from Kyiv supported by its Western allies, a senior diplomat claimed."
+    )
+    assert codes(claim, DECLINED) == ["content_not_in_evidence"]
+    assert codes(claim.replace("a senior diplomat claimed", "negotiators reported"), DECLINED) == []
+
+
+def test_a_reporting_verb_of_the_evidence_covers_its_other_forms() -> None:
+    assert Evidence([DECLINED]).covers("reports")
+    assert not Evidence([DECLINED]).covers("rumours")
 
 
 def test_words_gathered_from_different_sentences_are_not_support() -> None:
