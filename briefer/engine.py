@@ -8,8 +8,8 @@ same grounding rules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol, runtime_checkable
 
 from briefer.models import (
     BriefOptions,
@@ -60,4 +60,13 @@ class Engine(Protocol):
 
     def usage(self) -> Usage:
         """Return calls and tokens spent so far."""
+        ...
+
+
+@runtime_checkable
+class StreamingEngine(Engine, Protocol):
+    """An engine that can map chunks while they are still being made."""
+
+    def map_stream(self, chunks: Iterable[Chunk], options: BriefOptions) -> Iterator[list[Claim]]:
+        """Yield the claims of ``chunks`` part by part, in order, as the parts are done."""
         ...

@@ -13,8 +13,11 @@ note. The engine never judges evidence itself: the pipeline validates every clai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 
 from briefer.cache import Tracer
 from briefer.config import Settings, budgets_for, estimate_cost
@@ -28,6 +31,7 @@ from briefer.llm_io import (
     ReduceOutput,
     RepairOutput,
     audience_guidance,
+    pack_chunk_stream,
     pack_chunks,
     passages_within,
     render_passages,
@@ -38,6 +42,7 @@ from briefer.llm_plan import (
     RunPlan,
     fits_one_call,
     load_templates,
+    one_call_limit,
     plan_run,
     prompt_overhead_of,
 )
@@ -123,6 +128,58 @@ class LLMEngine:
         claims = _number_claims([pair for f in found for pair in f.claims], {})[0]
         self._trace("claims map", claims)
         return claims
+
+    def map_stream(self, chunks: Iterable[Chunk], options: BriefOptions) -> Iterator[list[Claim]]:
+        """Yield the claims of ``chunks`` part by part, in order, while later parts run.
+
+        Chunks are pulled as they are made, so making them overlaps the calls already in
+        flight; a part's claims are yielded once it and every part before it are done, so the
+        caller can validate them while later calls still wait on the model. Claim ids and
+        requests are the same as ``map_chunks`` makes for the same chunks.
+        """
+        stream = iter(chunks)
+        pulled: list[Chunk] = []
+        if self.settings.single_call:
+            # Pull until the chunks cannot fit one grounded call; if they run out first,
+            # they all may, and map_chunks decides exactly.
+            limit = one_call_limit(
+                self.templates["brief"],
+                budgets_for(self.settings, self.prompt_overhead, options.max_words),
+            )
+            size = 0
+            for chunk in stream:
+                pulled.append(chunk)
+                size += chunk.n_tokens
+                if size > limit:
+                    break
+            else:
+                yield self.map_chunks(pulled, options)
+                return
+        self._draft = None
+        numbers: dict[str, str] = {}
+        found: list[_Found] = []
+        mapped: list[Claim] = []
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
+            pending: deque[Future[_Found]] = deque()
+            try:
+                for group in pack_chunk_stream(chain(pulled, stream), self.budgets.map_tokens):
+                    pending.append(pool.submit(self._map_group, group, options, 0))
+                    while pending and pending[0].done():
+                        found.append(pending.popleft().result())
+                        yield self._numbered(found[-1], mapped, numbers)
+                while pending:
+                    found.append(pending.popleft().result())
+                    yield self._numbered(found[-1], mapped, numbers)
+            except BaseException:  # includes the caller closing the stream early
+                for future in pending:
+                    future.cancel()
+                raise
+        if found and all(f.failed for f in found):
+            raise LLMResponseError(
+                "the model returned no usable claims for any part of the sources "
+                f"({self.notes[-1] if self.notes else 'no reason recorded'})"
+            )
+        self._trace("claims map", mapped)
 
     def repair_claims(
         self, rejected: Sequence[RejectedClaim], chunks: dict[str, Chunk], options: BriefOptions
@@ -231,6 +288,12 @@ class LLMEngine:
         self._trace("draft brief", self._draft)
         return claims
 
+    def _numbered(self, found: _Found, mapped: list[Claim], ids: dict[str, str]) -> list[Claim]:
+        """Return ``found``'s claims numbered after those in ``mapped`` (which grows)."""
+        batch = _number_claims(found.claims, ids, start=len(mapped) + 1)[0]
+        mapped.extend(batch)
+        return batch
+
     def _map_group(self, group: list[Chunk], options: BriefOptions, depth: int) -> _Found:
         self._used.add("map")
         label = f"map {group[0].id}" + (f"..{group[-1].id}" if len(group) > 1 else "")
@@ -313,14 +376,14 @@ def _citations(claim: IdClaimOut) -> list[Citation]:
 
 
 def _number_claims(
-    pairs: Sequence[tuple[IdClaimOut, str]], ids: dict[str, str]
+    pairs: Sequence[tuple[IdClaimOut, str]], ids: dict[str, str], start: int = 1
 ) -> tuple[list[Claim], dict[str, str]]:
-    """Return claims with ids K1, K2, ... and the map from the model's ids to them."""
+    """Return claims with ids K<start>, K<start + 1>, ... and the map from the model's ids."""
     claims: list[Claim] = []
     for out, chunk_id in pairs:
         if not out.text.strip():
             continue
-        claim_id = f"K{len(claims) + 1}"
+        claim_id = f"K{start + len(claims)}"
         if out.id.strip():
             ids.setdefault(out.id.strip(), claim_id)
         claims.append(

@@ -9,7 +9,7 @@ and ``pack_chunks`` groups chunks into calls within a token budget.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -156,16 +156,24 @@ def pack_chunks(chunks: Sequence[Chunk], budget: int) -> list[list[Chunk]]:
     A chunk larger than ``budget`` is first cut into runs of whole passages (keeping its
     id); only a single passage larger than the budget is sent alone over it.
     """
-    groups: list[list[Chunk]] = []
+    return list(pack_chunk_stream(chunks, budget))
+
+
+def pack_chunk_stream(chunks: Iterable[Chunk], budget: int) -> Iterator[list[Chunk]]:
+    """Yield the groups ``pack_chunks`` returns, each as soon as the next chunk closes it."""
+    group: list[Chunk] = []
     used = 0
     for chunk in (part for whole in chunks for part in _fit_chunk(whole, budget)):
-        if groups and used + chunk.n_tokens <= budget:
-            groups[-1].append(chunk)
+        if group and used + chunk.n_tokens <= budget:
+            group.append(chunk)
             used += chunk.n_tokens
         else:
-            groups.append([chunk])
+            if group:
+                yield group
+            group = [chunk]
             used = chunk.n_tokens
-    return groups
+    if group:
+        yield group
 
 
 def pack_items(items: Sequence[ReduceItem], budget: int) -> list[list[ReduceItem]]:

@@ -108,6 +108,17 @@ def fits_one_call(chunks: Sequence[Chunk], brief: PromptTemplate, budgets: Budge
     return count_tokens(render_passages(chunks)) <= budgets.single_call_tokens
 
 
+def one_call_limit(brief: PromptTemplate, budgets: Budgets) -> int:
+    """Return a count of chunk tokens past which chunks can no longer fit one grounded call.
+
+    ``fits_one_call`` counts passages as rendered (with their ids), which is never much
+    below the chunks' own token counts: the tenth added here is a safety margin.
+    """
+    if (brief.name, brief.version) in _REPLY_GROWS_WITH_INPUT:
+        return budgets.map_tokens
+    return budgets.single_call_tokens + budgets.single_call_tokens // 10
+
+
 def plan_run(chunks: Sequence[Chunk], settings: Settings, options: BriefOptions) -> RunPlan:
     """Return the calls, tokens and cost a run over ``chunks`` would take; calls nothing."""
     templates = load_templates(settings)

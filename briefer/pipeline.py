@@ -8,11 +8,11 @@ models whose citations are exactly those of the validated claims they merge.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from briefer import __version__
 from briefer.chunking import chunk_source
-from briefer.engine import Engine
+from briefer.engine import Engine, StreamingEngine
 from briefer.grounding import check_bullet, validate_claims
 from briefer.models import (
     Briefing,
@@ -43,28 +43,39 @@ def build_briefing(
     counter: TokenCounter = count_tokens,
 ) -> Briefing:
     """Return the briefing of ``sources`` made by ``engine`` under ``options``."""
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"chunk": 0.0}
     clock = time.perf_counter()
 
     passages: dict[str, Passage] = {}
     chunks: list[Chunk] = []
-    for source in sources:
-        source_passages, source_chunks = chunk_source(
-            source, counter, options.passage_tokens, options.chunk_tokens
-        )
-        passages.update((p.id, p) for p in source_passages)
-        chunks.extend(source_chunks)
-    clock = _lap(timings, "chunk", clock)
 
-    claims = engine.map_chunks(chunks, options)
-    clock = _lap(timings, "map", clock)
+    def make_chunks() -> Iterator[Chunk]:
+        for source in sources:
+            started = time.perf_counter()
+            source_passages, source_chunks = chunk_source(
+                source, counter, options.passage_tokens, options.chunk_tokens
+            )
+            passages.update((p.id, p) for p in source_passages)
+            chunks.extend(source_chunks)
+            timings["chunk"] += time.perf_counter() - started
+            yield from source_chunks
 
-    accepted, rejected = validate_claims(claims, passages, stage="map")
+    if isinstance(engine, StreamingEngine):
+        claims, accepted, rejected = _map_and_validate(engine, make_chunks(), passages, options)
+        timings["chunk"] = round(timings["chunk"], 4)
+        clock = _lap(timings, "map+validate", clock)
+    else:
+        for _ in make_chunks():  # fills passages and chunks
+            pass
+        clock = _lap(timings, "chunk", clock)
+        claims = engine.map_chunks(chunks, options)
+        clock = _lap(timings, "map", clock)
+        accepted, rejected = validate_claims(claims, passages, stage="map")
     checked = len(claims)
     accepted, rejected, reasks, rechecked = _repair(
         engine, accepted, rejected, chunks, passages, options
     )
-    clock = _lap(timings, "validate", clock)
+    clock = _lap(timings, "validate" if "map" in timings else "repair", clock)
 
     draft = engine.reduce_claims(accepted, sources, passages, options)
     clock = _lap(timings, "reduce", clock)
@@ -146,6 +157,38 @@ def count_independent(source_ids: Sequence[str], sources: Sequence[Source]) -> i
         source = by_id.get(sid)
         roots.add(source.duplicate_of or sid if source else sid)
     return len(roots)
+
+
+def _map_and_validate(
+    engine: StreamingEngine,
+    chunks: Iterator[Chunk],
+    passages: dict[str, Passage],
+    options: BriefOptions,
+) -> tuple[list[Claim], list[Claim], list[RejectedClaim]]:
+    """Return the claims mapped, those accepted and those rejected, in claim order.
+
+    Each part's claims are validated as it arrives, while the engine's later calls are still
+    in flight. A claim citing a passage not made yet waits until every passage exists, so
+    the outcome never depends on timing.
+    """
+    claims: list[Claim] = []
+    waiting: list[Claim] = []
+    verdicts: dict[str, RejectedClaim | None] = {}
+
+    def validate(batch: Sequence[Claim]) -> None:
+        accepted, rejected = validate_claims(batch, passages, stage="map")
+        verdicts.update((c.id, None) for c in accepted)
+        verdicts.update((r.claim.id, r) for r in rejected)
+
+    for batch in engine.map_stream(chunks, options):
+        claims.extend(batch)
+        ready = [c for c in batch if all(x.passage_id in passages for x in c.citations)]
+        waiting += [c for c in batch if c not in ready]
+        validate(ready)
+    validate(waiting)
+    accepted = [c for c in claims if verdicts[c.id] is None]
+    rejected = [r for c in claims if (r := verdicts[c.id]) is not None]
+    return claims, accepted, rejected
 
 
 def _repair(

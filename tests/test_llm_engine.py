@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -713,3 +714,75 @@ def test_chunks_are_packed_into_calls_within_the_map_budget(llm_settings: Settin
     assert all(sum(c.n_tokens for c in g) <= budget for g in groups)
     assert any(c.n_tokens > budget for c in chunks)  # oversized chunks were cut
     assert any(len(g) > 1 for g in groups)  # and small ones packed together
+
+
+def test_streamed_map_makes_the_same_requests_and_claims_as_the_list_map(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.responder = echo_model
+    chunks = [c for s in _many_sources() for c in chunk_source(s, count_tokens)[1]]
+    settings = llm_settings(context_window=2048, concurrency=3, use_cache=False)
+    with LLMEngine(settings) as engine:
+        listed = engine.map_chunks(chunks, OPTIONS)
+    listed_requests = [user_text(r) for r in fake_openai.requests]
+    fake_openai.requests.clear()
+    with LLMEngine(settings) as engine:
+        batches = list(engine.map_stream(iter(chunks), OPTIONS))
+    assert len(batches) == len(listed_requests) > 1  # one batch per map call, in order
+    assert [c for batch in batches for c in batch] == listed
+    assert sorted(user_text(r) for r in fake_openai.requests) == sorted(listed_requests)
+
+
+def test_streamed_map_starts_calling_before_the_last_chunk_is_made(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.responder = echo_model
+    chunks = [c for s in _many_sources() for c in chunk_source(s, count_tokens)[1]]
+    calls_when_pulled: list[int] = []
+
+    def made_one_by_one() -> Iterator[Chunk]:
+        for chunk in chunks:
+            time.sleep(0.02)  # making a chunk takes time; calls already sent run meanwhile
+            calls_when_pulled.append(len(fake_openai.requests))
+            yield chunk
+
+    with LLMEngine(llm_settings(context_window=2048, single_call=False)) as engine:
+        claims = [c for batch in engine.map_stream(made_one_by_one(), OPTIONS) for c in batch]
+    assert calls_when_pulled[-1] >= 1  # the first part was sent before the last chunk existed
+    assert len(claims) == sum(len(c.passages) for c in chunks)
+
+
+def test_a_pile_that_fits_one_call_is_briefed_in_one_call_when_streamed(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.responder = echo_model
+    chunks = [c for s in SOURCES for c in chunk_source(s, count_tokens)[1]]
+    with LLMEngine(llm_settings()) as engine:
+        batches = list(engine.map_stream(iter(chunks), OPTIONS))
+    assert len(batches) == 1
+    assert _schema_names(fake_openai.requests) == ["BriefOutput"]
+
+
+def test_pipeline_validates_a_claim_citing_a_later_passage_after_all_are_made(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    def cites_ahead(request: dict[str, Any]) -> Reply:
+        """Scripted: every map reply also quotes the last source's passage, unseen by it."""
+        reply = echo_model(request)
+        data = json.loads(reply.content or "{}")
+        if "claims" in data and "[S1." in user_text(request):
+            data["claims"].append(
+                {
+                    "text": "Medinsky also said Russia would return the bodies of 6,000 "
+                    "Ukrainian soldiers in the coming week.",
+                    "citations": [{"passage_id": "S2.P2", "quote": "return the bodies of 6,000"}],
+                }
+            )
+        return Reply.json(data)
+
+    fake_openai.responder = cites_ahead
+    briefing, _ = run(llm_settings(context_window=2048, single_call=False))
+    # The passage exists once every source is chunked, so the claim is judged on its merits.
+    assert not any(c.code == "unknown_passage" for r in briefing.rejected for c in r.reasons)
+    assert any("6,000" in b.text for b in briefing.bullets)
+    assert_all_supported(briefing)
