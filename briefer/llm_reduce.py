@@ -2,9 +2,12 @@
 
 Claims are listed for the model with their ids and sources; it returns titled sections of
 bullets that cite claim ids, plus where the sources differ. When the listed claims exceed
-one call's reduce budget, groups of them are reduced first and the resulting bullets (each
-standing for the claims it cites) are reduced again, level by level, until they fit. The
-model's draft is then cut to the word budget by dropping its lowest-ranked bullets whole.
+one call's reduce budget, a local shortlist (``briefer.shortlist``) first keeps the best of
+them, ranked for the audience, worth what a one-page briefing can use. If those still do not
+fit, groups of them are reduced first and the resulting bullets (each standing for the
+claims it cites) are reduced again, level by level, until they fit; what still does not fit
+is cut by rank. The pipeline then fits the word budget by dropping the lowest-ranked
+bullets whole.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from briefer.llm_io import (
 )
 from briefer.models import BriefOptions, Claim, Draft, DraftBullet, DraftSection, Source
 from briefer.prompting import PromptTemplate, render_prompt
+from briefer.shortlist import ClaimGroup, rank_claims, shortlist_claims
 from briefer.tokens import count_tokens
 
 T = TypeVar("T")
@@ -66,10 +70,15 @@ class Reducer:
         self, claims: Sequence[Claim], sources: Sequence[Source], options: BriefOptions
     ) -> Draft:
         """Return the draft of ``claims``: merged, ranked bullets within ``options.max_words``."""
-        items = [
-            ReduceItem(id=c.id, text=c.text, source_ids=claim_sources(c), claim_ids=[c.id])
-            for c in claims
-        ]
+        items = _as_claim_items(claims)
+        rank: dict[str, int] = {}
+        if _tokens(items) > self.budget:
+            groups = rank_claims(claims, sources, options)
+            rank = {claims[i].id: r for r, g in enumerate(groups) for i in g.members}
+            kept = shortlist_claims(claims, sources, options, self.budget, groups)
+            if len(kept) < len(claims):
+                self._note_shortlist(claims, kept, groups, options)
+                items = _as_claim_items(kept)
         for level in range(1, MAX_LEVELS + 1):
             if _tokens(items) <= self.budget:
                 break
@@ -79,12 +88,15 @@ class Reducer:
                 break
             items = condensed
         if _tokens(items) > self.budget:
-            kept = _head_within(items, self.budget)
+            kept_items = _best_within(items, rank, self.budget)
             self.notes.append(
-                f"reduce: {len(items) - len(kept)} of {len(items)} claims left out; they did not "
-                "fit the model's context after merging (raise --context-window if it is larger)"
+                f"reduce: {len(items) - len(kept_items)} of {len(items)} claims left out, the "
+                "lowest-ranked; they did not fit the model's context after merging (raise "
+                "--context-window if it is larger)"
             )
-            items = kept
+            kept_ids = {i.id for i in kept_items}
+            self._trace("reduce left out", [i for i in items if i.id not in kept_ids])
+            items = kept_items
         by_id = {i.id: i.claim_ids for i in items}
         output = self._call(items, sources, options, _FINAL_SCOPE, "reduce")
         draft = to_draft(output, by_id)
@@ -92,6 +104,32 @@ class Reducer:
         # takes the place of one that would have been shown.
         self._trace("draft", draft)
         return draft
+
+    def _note_shortlist(
+        self,
+        claims: Sequence[Claim],
+        kept: Sequence[Claim],
+        groups: Sequence[ClaimGroup],
+        options: BriefOptions,
+    ) -> None:
+        """Record how many claims the shortlist kept, and trace the ones it left out."""
+        self.notes.append(
+            f"reduce: shortlisted {len(kept)} of {len(claims)} claims (the rest ranked lower "
+            f"for {options.audience})"
+        )
+        kept_ids = {c.id for c in kept}
+        left_out = [
+            {
+                "rank": rank,
+                "score": round(group.score, 4),
+                "independent_sources": group.n_sources,
+                "claims": [claims[i] for i in group.members],
+            }
+            for rank, group in enumerate(groups, start=1)
+            if claims[group.members[0]].id not in kept_ids
+        ]
+        self._trace("reduce shortlist kept", list(kept))
+        self._trace("reduce shortlist left out", left_out)
 
     def _condense(
         self,
@@ -235,5 +273,32 @@ def _tokens(items: Sequence[ReduceItem]) -> int:
     return count_tokens(render_items(items))
 
 
-def _head_within(items: Sequence[ReduceItem], budget: int) -> list[ReduceItem]:
-    return pack_items(items, budget)[0] if items else []
+def _as_claim_items(claims: Sequence[Claim]) -> list[ReduceItem]:
+    return [
+        ReduceItem(id=c.id, text=c.text, source_ids=claim_sources(c), claim_ids=[c.id])
+        for c in claims
+    ]
+
+
+def _best_within(
+    items: Sequence[ReduceItem], rank: dict[str, int], budget: int
+) -> list[ReduceItem]:
+    """Return the best-ranked ``items`` that fit ``budget`` tokens, in their original order.
+
+    An item ranks as the best claim it stands for (``rank``: claim id -> group rank, lower is
+    better); one standing for no ranked claim ranks last. The best item is kept even alone
+    over the budget, so the final call always has something to write from.
+    """
+    last = len(rank)
+    order = sorted(
+        range(len(items)),
+        key=lambda n: (min((rank.get(c, last) for c in items[n].claim_ids), default=last), n),
+    )
+    keep: set[int] = set()
+    used = 0
+    for n in order:
+        tokens = count_tokens(render_items([items[n]])) + 1
+        if used + tokens <= budget or not keep:
+            keep.add(n)
+            used += tokens
+    return [item for n, item in enumerate(items) if n in keep]
