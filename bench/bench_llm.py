@@ -30,6 +30,7 @@ import argparse
 import dataclasses
 import json
 import math
+import multiprocessing
 import os
 import shlex
 import sys
@@ -37,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,56 @@ class Run:
     notes: list[str] = field(default_factory=list)
 
 
+class ServerProcess:
+    """The fake server in a process of its own, as a real model server would be.
+
+    In the benchmark's own process its request handling would take turns with the timed
+    client for Python's interpreter lock; a real server never does.
+    """
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process.start()
+        self.url: str = self._conn.recv()
+
+    def set_latency(self, latency: float) -> None:
+        """Answer every later request with the stand-in model after ``latency`` seconds."""
+        self._ask("latency", latency)
+
+    def take_requests(self) -> list[dict[str, Any]]:
+        """Return the request bodies received since the last call, and forget them."""
+        requests: list[dict[str, Any]] = self._ask("requests", None)
+        return requests
+
+    def stop(self) -> None:
+        """Stop the server process."""
+        self._ask("stop", None)
+        self._process.join(timeout=10)
+
+    def _ask(self, command: str, value: object) -> Any:
+        self._conn.send((command, value))
+        return self._conn.recv()
+
+
+def _serve(conn: Connection) -> None:
+    server = FakeOpenAI().start()
+    conn.send(server.url)
+    while True:
+        command, value = conn.recv()
+        if command == "latency":
+            server.responder = stand_in_model(float(value))
+            conn.send(None)
+        elif command == "requests":
+            conn.send(list(server.requests))
+            server.requests.clear()
+        else:
+            server.stop()
+            conn.send(None)
+            return
+
+
 def load_articles(seeds_dir: Path, eval_dir: Path, n: int) -> list[str]:
     """Return ``n`` distinct real articles: seeds, eval-dev news documents, faithfulness sources."""
     texts = [p.read_text(encoding="utf-8") for p in sorted(seeds_dir.glob("*.txt"))]
@@ -140,7 +192,7 @@ def _request_tokens(request: dict[str, Any]) -> tuple[int, int]:
 
 
 def run_briefer(
-    folder: Path, server: FakeOpenAI, model: str, concurrency: int, options: BriefOptions
+    folder: Path, server: ServerProcess, model: str, concurrency: int, options: BriefOptions
 ) -> Run:
     """Return what briefer's LLM engine spent briefing ``folder`` through ``server``."""
     run = Run("briefer LLM engine")
@@ -153,7 +205,7 @@ def run_briefer(
         max_retries=0,
         timeout=120.0,
     )
-    server.requests.clear()
+    server.take_requests()
     started = time.perf_counter()
     sources = read_sources([str(folder)])
     read_s = round(time.perf_counter() - started, 4)
@@ -167,7 +219,8 @@ def run_briefer(
     run.timings = {"read_sources": read_s, **briefing.provenance.timings}
     fixed = _briefer_fixed_tokens(options)
     stages: dict[str, int] = {}
-    for request in server.requests:
+    requests = server.take_requests()
+    for request in requests:
         kind = _KINDS.get(request["response_format"]["json_schema"]["name"], "other")
         if kind == "reduce":  # the final call's scope line says so (briefer.llm_reduce)
             kind = "reduce (final)" if "These are all the claims" in str(request) else "reduce"
@@ -180,7 +233,7 @@ def run_briefer(
             run.source_tokens_sent += messages + schema
     order = ["brief", "map", "repair", "reduce", "reduce (final)"]
     run.stage_calls = [(k, stages[k]) for k in order if k in stages]
-    run.calls = len(server.requests)
+    run.calls = len(requests)
     run.notes.append(
         f"{len(sources)} sources, {len(briefing.bullets)} bullets, "
         f"{len(briefing.rejected)} rejected; budgets: {engine.budgets.map_tokens} map tokens "
@@ -218,7 +271,7 @@ def _briefer_fixed_tokens(options: BriefOptions) -> dict[str, int]:
 
 def run_langchain(
     texts: Sequence[str],
-    server: FakeOpenAI,
+    server: ServerProcess,
     model: str,
     concurrency: int,
     chunk_size: int,
@@ -252,7 +305,7 @@ def run_langchain(
         | StrOutputParser()
     )
     config: RunnableConfig = {"max_concurrency": concurrency}
-    server.requests.clear()
+    server.take_requests()
     started = time.perf_counter()
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=chunk_size, chunk_overlap=0, length_function=count_tokens
@@ -271,13 +324,14 @@ def run_langchain(
     run.wall_s = time.perf_counter() - started
     map_fixed = count_tokens(LC_MAP_INSTRUCTION)
     reduce_fixed = count_tokens(LC_REDUCE_HEAD) + count_tokens(LC_REDUCE_TAIL)
-    for number, request in enumerate(server.requests):
+    requests = server.take_requests()
+    for number, request in enumerate(requests):
         messages, _ = _request_tokens(request)
         run.tokens_sent += messages
         run.fixed_tokens += map_fixed if number < len(chunks) else reduce_fixed
         if number < len(chunks):
             run.source_tokens_sent += messages
-    run.calls = len(server.requests)
+    run.calls = len(requests)
     run.notes.append(
         f"{len(chunks)} chunks of at most {chunk_size} tokens, token_max {token_max}, "
         f"{level} collapse level(s)"
@@ -409,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     texts = load_articles(args.seeds_dir, args.eval_dir, args.articles)
     source_tokens = sum(count_tokens(t) for t in texts)
     options = BriefOptions()
-    server = FakeOpenAI().start()
+    server = ServerProcess()
     try:
         with tempfile.TemporaryDirectory(prefix="briefer-bench-llm-") as scratch:
             warm, folder = Path(scratch) / "warm-up", Path(scratch) / "articles"
@@ -417,10 +471,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _write(texts, folder)
             # An untimed run of each on two articles with no latency, so that imports and
             # first-use set-up (tiktoken, lazily imported modules, HTTP pools) are not timed.
-            server.responder = stand_in_model(0.0)
+            server.set_latency(0.0)
             run_briefer(warm, server, args.model, args.concurrency, options)
             run_langchain(texts[:2], server, args.model, args.concurrency, args.chunk_size, 10**9)
-            server.responder = stand_in_model(args.latency)
+            server.set_latency(args.latency)
             briefer = run_briefer(folder, server, args.model, args.concurrency, options)
         langchain = run_langchain(
             texts, server, args.model, args.concurrency, args.chunk_size, args.token_max

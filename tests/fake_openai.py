@@ -146,6 +146,9 @@ def completion_body(reply: Reply, request: dict[str, Any]) -> dict[str, Any]:
 def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as two writes; with Nagle's algorithm on, the body waits
+        # for the client's delayed ACK (about 40 ms a reply). Real servers turn it off too.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
