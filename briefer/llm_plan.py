@@ -30,6 +30,7 @@ from briefer.llm_io import (
 from briefer.models import BriefOptions, Chunk
 from briefer.prompting import DEFAULT_VERSIONS, PromptTemplate, load_prompt, render_prompt
 from briefer.prompting import select_version as _select_version
+from briefer.shortlist import SHORTLIST_FACTOR
 from briefer.tokens import count_tokens
 
 TEMPLATES = ("map", "brief", "repair", "reduce")
@@ -108,6 +109,10 @@ def fits_one_call(chunks: Sequence[Chunk], brief: PromptTemplate, budgets: Budge
     return count_tokens(render_passages(chunks)) <= budgets.single_call_tokens
 
 
+# A listed claim's tokens per word of its text: English words plus its id and source tags.
+_TOKENS_PER_LISTED_WORD = 1.5
+
+
 def one_call_limit(brief: PromptTemplate, budgets: Budgets) -> int:
     """Return a count of chunk tokens past which chunks can no longer fit one grounded call.
 
@@ -153,6 +158,9 @@ def plan_run(chunks: Sequence[Chunk], settings: Settings, options: BriefOptions)
         completion += min(budgets.output_tokens, int(sum(c.n_tokens for c in group) * _REPLY_RATIO))
     # Listed for reduce, a claim is its text without quotes or JSON: about 40% of its reply.
     claim_tokens = int(completion * 0.4)
+    if claim_tokens > budgets.reduce_tokens:  # the shortlist keeps the best, in groups
+        allowance = int(SHORTLIST_FACTOR * options.max_words * _TOKENS_PER_LISTED_WORD)
+        claim_tokens = min(claim_tokens, max(budgets.reduce_tokens, allowance))
     parts = (
         math.ceil(claim_tokens / budgets.reduce_tokens)
         if claim_tokens > budgets.reduce_tokens

@@ -182,8 +182,10 @@ def _map_and_validate(
 
     for batch in engine.map_stream(chunks, options):
         claims.extend(batch)
-        ready = [c for c in batch if all(x.passage_id in passages for x in c.citations)]
-        waiting += [c for c in batch if c not in ready]
+        ready: list[Claim] = []
+        for claim in batch:
+            made = all(c.passage_id in passages for c in claim.citations)
+            (ready if made else waiting).append(claim)
         validate(ready)
     validate(waiting)
     accepted = [c for c in claims if verdicts[c.id] is None]

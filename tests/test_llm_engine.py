@@ -786,3 +786,22 @@ def test_pipeline_validates_a_claim_citing_a_later_passage_after_all_are_made(
     assert not any(c.code == "unknown_passage" for r in briefing.rejected for c in r.reasons)
     assert any("6,000" in b.text for b in briefing.bullets)
     assert_all_supported(briefing)
+
+
+def test_plan_of_a_run_that_shortlists_predicts_its_calls(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    fake_openai.responder = echo_model  # restates every claim: nothing merges
+    for copy in range(4):  # a pile whose claims overflow one reduce call
+        for article in sorted(EXAMPLE.rglob("*.txt")):
+            (tmp_path / f"{copy}-{article.name}").write_bytes(article.read_bytes())
+    sources = read_sources([str(tmp_path)])
+    chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+    settings = llm_settings(context_window=8192, single_call=False, use_cache=False)
+    options = BriefOptions(max_words=150)
+    plan = plan_run(chunks, settings, options)
+    briefing, engine = run(settings, sources, options)
+    assert any("shortlisted" in note for note in engine.all_notes())
+    assert plan.reduce_calls == 1  # the shortlist fits one call: no hierarchy is planned
+    assert plan.calls == engine.usage().calls
+    assert briefing.bullets
