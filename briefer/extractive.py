@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -248,12 +249,15 @@ def _rank(
         for i, s in enumerate(statements)
     ]
     covered: set[str] = set()
-    heap = [(-sum(weights[c] for c in concepts[i]) * factor[i], i) for i in range(len(statements))]
+    # fsum is exact, so a score never depends on the order a set yields its concepts in.
+    heap = [
+        (-math.fsum(weights[c] for c in concepts[i]) * factor[i], i) for i in range(len(statements))
+    ]
     heapq.heapify(heap)
     ranked: list[_Candidate] = []
     while heap and len(ranked) < CANDIDATE_POOL:
         stale, i = heapq.heappop(heap)
-        gain = sum(weights[c] for c in concepts[i] - covered) * factor[i]
+        gain = math.fsum(weights[c] for c in concepts[i] - covered) * factor[i]
         if gain <= 0:
             continue
         if heap and gain < -heap[0][0] - 1e-9 and gain < -stale - 1e-9:

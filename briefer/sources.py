@@ -206,11 +206,14 @@ def mark_duplicates(sources: list[Source]) -> list[Source]:
         shared = Counter(map(first.__getitem__, seen))
         shared.update(chain.from_iterable(filter(None, map(more.get, seen))))
         best, best_score = None, DUPLICATE_THRESHOLD
-        for other, count in shared.items():
+        # In source order, so that of equally close originals the earliest wins, whatever
+        # order the set of shingles was read in.
+        for other, count in sorted(shared.items()):
             smaller = min(len(shingles), sizes[other])
             score = count / smaller
-            if count >= min(_MIN_SHARED_SHINGLES, smaller) and score >= best_score:
-                best, best_score = other, score
+            if count >= min(_MIN_SHARED_SHINGLES, smaller) and score > best_score - 1e-12:
+                if best is None or score > best_score + 1e-12:
+                    best, best_score = other, score
         if best is not None:
             marked.append(source.model_copy(update={"duplicate_of": sources[best].id}))
             continue

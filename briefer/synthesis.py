@@ -7,6 +7,7 @@ what each statement counts, and the disagreements between independent sources.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,6 +128,11 @@ _QUANTITY = re.compile(
     r"(?<![\w.,])([$£€]?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent|million|billion|thousand))?)"
     r"[\s-]+((?:[A-Za-z][\w'-]*\s+){0,2}[A-Za-z][\w'-]*)"
 )
+_CALENDAR_WORDS = frozenset(
+    name.lower()
+    for name in (*calendar.month_name, *calendar.month_abbr, *calendar.day_name, *calendar.day_abbr)
+    if name
+)
 _FORMER = re.compile(r"\b(?:former|ex-)\s+(?:[A-Z][\w.]*\s+){0,3}?([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)")
 
 
@@ -148,6 +154,8 @@ def quantities(text: str) -> dict[str, frozenset[str]]:
 
     found: dict[str, set[str]] = {}
     for number, words in _QUANTITY.findall(text):
+        if words.split()[0].lower().rstrip(".") in _CALENDAR_WORDS:
+            continue  # "8 December" dates an event; it counts nothing
         values = {str(v) for v in extract_numbers(number)}
         if not values or (len(number) == 4 and number.isdigit() and 1800 < int(number) < 2100):
             continue
@@ -162,11 +170,10 @@ def disagreement(first: str, second: str) -> str | None:
     They differ when they count the same thing with different figures ("41 aircraft" /
     "35 aircraft"), or when one calls a person "former" where the other gives a current title.
     """
-    return (
-        _differing_count(quantities(first), quantities(second))
-        or _differing_title(first, second)
-        or _differing_title(second, first)
-    )
+    counted = _differing_count(quantities(first), quantities(second))
+    if counted:
+        return _as_written(counted, first)
+    return _differing_title(first, second) or _differing_title(second, first)
 
 
 def find_disagreements(
@@ -196,6 +203,14 @@ def _differing_count(a: dict[str, frozenset[str]], b: dict[str, frozenset[str]])
         if not (a[word] & b[word]):
             return word
     return None
+
+
+def _as_written(stem: str, text: str) -> str:
+    """Return the first word of ``text`` whose stem is ``stem``, as a reader would write it."""
+    for word in map(str, _WORD.findall(text)):
+        if _stem(word.lower().replace("’", "'")) == stem:
+            return word if word[1:] != word[1:].lower() else word.lower()
+    return stem
 
 
 def _differing_title(text: str, other: str) -> str | None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
+import sys
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -542,3 +545,24 @@ def test_a_directory_walk_skips_readme_and_licence_files_but_reads_them_when_nam
     assert [Path(s.origin).name for s in read_sources([str(tmp_path)])] == ["003.txt"]
     named = read_sources([str(tmp_path / "README.md")])
     assert named[0].origin.endswith("README.md")
+
+
+def test_a_copy_of_two_originals_names_the_earlier_whatever_the_hash_seed(tmp_path: Path) -> None:
+    first, second = _kept(_seeds()["002"]), _kept(_seeds()["003"])
+    for name, paragraphs in (("a", first), ("b", second), ("c", first + second)):
+        (tmp_path / f"{name}.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
+    script = (
+        "import sys; from briefer.sources import read_sources; "
+        "print([s.duplicate_of for s in read_sources([sys.argv[1]])])"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(4)
+    }
+    assert runs == {"[None, None, 'S1']"}  # c holds all of a and all of b: a came first

@@ -48,7 +48,7 @@ def test_quantities_name_what_is_counted() -> None:
 
 def test_different_counts_of_one_thing_disagree_and_equal_ones_do_not() -> None:
     a = "Russia would return the bodies of 6,000 Ukrainian soldiers."
-    assert disagreement(a, "Russia returned the bodies of 1,212 Ukrainian soldiers.") == "soldier"
+    assert disagreement(a, "Russia returned the bodies of 1,212 Ukrainian soldiers.") == "soldiers"
     assert disagreement(a, "Moscow will hand back 6,000 soldiers' bodies.") is None
     assert disagreement(a, "The talks lasted just over an hour.") is None
 
@@ -77,3 +77,27 @@ def test_without_dates_the_same_figures_are_a_disagreement(tmp_path: Path) -> No
     part = text.split("## Where sources differ", 1)[1]
     assert "the sources differ" in part
     assert "over time" not in part
+
+
+def test_dates_are_not_counts_and_labels_are_words_as_written() -> None:
+    assert (
+        disagreement(
+            "Vallely, 24, will be sentenced on 8 December.",
+            "The two teams meet again on Saturday, 17 December.",
+        )
+        is None
+    )
+    assert (
+        disagreement(
+            "Russia said it downed 41 aircraft overnight.",
+            "Russia's defence ministry said it downed 35 aircraft.",
+        )
+        == "aircraft"
+    )
+    assert (
+        disagreement(
+            "Ukraine said 6,000 bodies would be returned.",
+            "Kyiv said 5,000 bodies would be returned.",
+        )
+        == "bodies"
+    )
