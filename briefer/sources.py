@@ -205,15 +205,16 @@ def mark_duplicates(sources: list[Source]) -> list[Source]:
         seen = shingles - unseen
         shared = Counter(map(first.__getitem__, seen))
         shared.update(chain.from_iterable(filter(None, map(more.get, seen))))
-        best, best_score = None, DUPLICATE_THRESHOLD
-        # In source order, so that of equally close originals the earliest wins, whatever
-        # order the set of shingles was read in.
-        for other, count in sorted(shared.items()):
-            smaller = min(len(shingles), sizes[other])
-            score = count / smaller
-            if count >= min(_MIN_SHARED_SHINGLES, smaller) and score > best_score - 1e-12:
-                if best is None or score > best_score + 1e-12:
-                    best, best_score = other, score
+        close = [
+            (count / min(len(shingles), sizes[other]), other)
+            for other, count in shared.items()
+            if count >= min(_MIN_SHARED_SHINGLES, len(shingles), sizes[other])
+        ]
+        # Of equally close originals the earliest wins, whatever order the shingles came in.
+        best = min(
+            ((-score, other) for score, other in close if score >= DUPLICATE_THRESHOLD),
+            default=(0.0, None),
+        )[1]
         if best is not None:
             marked.append(source.model_copy(update={"duplicate_of": sources[best].id}))
             continue
