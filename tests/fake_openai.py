@@ -235,6 +235,25 @@ def echo_model(request: dict[str, Any]) -> Reply:
     return Reply.json({"claims": []})
 
 
+def merging_echo_model(request: dict[str, Any]) -> Reply:
+    """Return ``echo_model``'s reply, except that reduce merges each pair of items into one bullet.
+
+    Deterministic test data, like ``echo_model``: a stand-in that does merge, so reduce levels
+    shrink.
+    """
+    reply = echo_model(request)
+    data = json.loads(reply.content or "{}")
+    if "sections" in data and "claims" not in data:
+        bullets = data["sections"][0]["bullets"]
+        pairs = [bullets[i : i + 2] for i in range(0, len(bullets), 2)]
+        data["sections"][0]["bullets"] = [
+            {"text": pair[0]["text"], "claim_ids": [c for b in pair for c in b["claim_ids"]]}
+            for pair in pairs
+        ]
+        return Reply.json(data)
+    return reply
+
+
 def _kind_of(request: dict[str, Any]) -> str:
     response_format = request.get("response_format") or {}
     if response_format.get("type") == "json_schema":

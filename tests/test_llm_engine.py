@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import SettingsFactory
-from fake_openai import FakeOpenAI, Reply, echo_model
+from fake_openai import FakeOpenAI, Reply, echo_model, merging_echo_model
 
 from briefer.chunking import chunk_source
 from briefer.config import Settings
@@ -456,7 +456,7 @@ def _many_sources() -> list[Source]:
 def test_hierarchical_reduce_when_claims_exceed_the_budget(
     fake_openai: FakeOpenAI, llm_settings: SettingsFactory
 ) -> None:
-    fake_openai.responder = _merging_echo
+    fake_openai.responder = merging_echo_model
     sources = _many_sources()
     with LLMEngine(llm_settings(context_window=2048, single_call=False)) as engine:
         briefing = build_briefing(sources, engine, BriefOptions(max_words=500))
@@ -471,21 +471,6 @@ def test_hierarchical_reduce_when_claims_exceed_the_budget(
     for shown in briefing.bullets:
         assert all(cid.startswith("K") for cid in shown.claim_ids)
     assert_all_supported(briefing, sources)
-
-
-def _merging_echo(request: dict[str, Any]) -> Reply:
-    """Scripted stand-in model whose reduce merges each pair of listed items into one bullet."""
-    reply = echo_model(request)
-    data = json.loads(reply.content or "{}")
-    if "sections" in data and "claims" not in data:
-        bullets = data["sections"][0]["bullets"]
-        pairs = [bullets[i : i + 2] for i in range(0, len(bullets), 2)]
-        data["sections"][0]["bullets"] = [
-            {"text": pair[0]["text"], "claim_ids": [c for b in pair for c in b["claim_ids"]]}
-            for pair in pairs
-        ]
-        return Reply.json(data)
-    return reply
 
 
 def test_map_calls_run_concurrently_within_the_limit(

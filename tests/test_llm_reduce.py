@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import SettingsFactory
-from fake_openai import FakeOpenAI, Reply, echo_model
+from fake_openai import FakeOpenAI, echo_model, merging_echo_model
 from test_shortlist import BODIES, CRITICIZED, DAMAGE, EXCHANGE, OCCUPIES, PUTIN, TEXTS, claim
 from test_shortlist import sources as make_sources
 
@@ -115,7 +115,7 @@ def test_the_shortlist_is_traced_with_what_it_left_out(
 def test_a_long_briefing_still_reduces_hierarchically(
     fake_openai: FakeOpenAI, llm_settings: SettingsFactory
 ) -> None:
-    fake_openai.responder = _merging_echo
+    fake_openai.responder = merging_echo_model
     budget = tokens_of(CLAIMS) // 2 + 10
     # 250 words allow 2,000 words of claims: the shortlist keeps all, which need two calls.
     draft, notes = reduce(llm_settings, budget, BriefOptions(max_words=250))
@@ -141,18 +141,3 @@ def test_what_still_does_not_fit_is_cut_by_rank_not_position(
     left = len(CLAIMS) - len(listed_ids(final))
     assert f"reduce: {left} of {len(CLAIMS)} claims left out, the lowest-ranked" in notes[-1]
     assert left > 0
-
-
-def _merging_echo(request: dict[str, Any]) -> Reply:
-    """Scripted stand-in model whose reduce merges each pair of listed items into one bullet."""
-    reply = echo_model(request)
-    data = json.loads(reply.content or "{}")
-    if "sections" in data and "claims" not in data:
-        bullets = data["sections"][0]["bullets"]
-        pairs = [bullets[i : i + 2] for i in range(0, len(bullets), 2)]
-        data["sections"][0]["bullets"] = [
-            {"text": pair[0]["text"], "claim_ids": [c for b in pair for c in b["claim_ids"]]}
-            for pair in pairs
-        ]
-        return Reply.json(data)
-    return reply
