@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from briefer import __version__
-from briefer.errors import BrieferError, ConfigError, OutputError
+from briefer.errors import BrieferError, ConfigError, OutputError, SourceError
 from briefer.models import LENGTH_WORDS, Audience, BriefOptions, Length, Usage
 from briefer.render import OutputFormat, briefing_schema, render
 from briefer.tokens import count_tokens
@@ -54,7 +54,13 @@ Examples:
   briefer brief notes/ --length long --audience analyst --format json -o brief.json
 
   cat story.html | briefer brief - --max-words 150
+
+  briefer brief scraped/ --skip-unreadable    (leave out empty or unreadable pages)
 """
+
+
+def _warn_skipped(error: SourceError) -> None:
+    typer.echo(f"briefer: skipped {error}", err=True)
 
 
 def _fail(error: BrieferError) -> typer.Exit:
@@ -142,6 +148,13 @@ def brief(
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing -o or --record file.")
+    ] = False,
+    skip_unreadable: Annotated[
+        bool,
+        typer.Option(
+            "--skip-unreadable",
+            help="Leave out, with a warning, files that cannot be read or hold no article text.",
+        ),
     ] = False,
     passage_tokens: Annotated[
         int, typer.Option(min=16, help="Largest passage, in tokens (whole sentences).")
@@ -252,7 +265,9 @@ def brief(
                 f"no API key found. Set {settings.api_key_env} or pass --base-url "
                 "(or use --engine extractive to work offline)."
             )
-        sources = read_sources(articles, stdin=sys.stdin)
+        sources = read_sources(
+            articles, stdin=sys.stdin, on_skip=_warn_skipped if skip_unreadable else None
+        )
         if dry_run:
             if not use_llm:
                 typer.echo("extractive engine: no model calls, no cost.")

@@ -13,7 +13,7 @@ import hashlib
 import re
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
@@ -52,16 +52,33 @@ _DATE = re.compile(
 _DATE_FORMATS = ("%Y-%m-%d", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y")
 
 
-def read_sources(paths: Sequence[str], stdin: TextIO | None = None) -> list[Source]:
-    """Return the sources at ``paths`` ("-" is stdin), cleaned, numbered S1.. and de-duplicated."""
+def read_sources(
+    paths: Sequence[str],
+    stdin: TextIO | None = None,
+    on_skip: Callable[[SourceError], None] | None = None,
+) -> list[Source]:
+    """Return the sources at ``paths`` ("-" is stdin), cleaned, numbered S1.. and de-duplicated.
+
+    A file that cannot be read or holds no article text stops the run, unless ``on_skip`` is
+    given: it is then told, and the file left out. A path that does not exist or names an
+    unsupported type always stops it.
+    """
     seen: set[str] = set()
     sources: list[Source] = []
     for raw in paths:
         for shown, path in _expand_path(raw):
             key = str(path.resolve()) if path else "-"
-            if key not in seen:
-                seen.add(key)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
                 sources.append(_read_source(shown, path, f"S{len(sources) + 1}", stdin))
+            except SourceError as error:
+                if on_skip is None:
+                    raise
+                on_skip(error)
+    if not sources:
+        raise SourceError(", ".join(paths), "no file holds readable article text")
     return mark_duplicates(sources)
 
 

@@ -228,3 +228,33 @@ def test_a_directory_is_not_an_output_file(tmp_path: Path) -> None:
     result = _run("brief", str(ARTICLES), "-o", str(tmp_path))
     assert result.exit_code == 1
     assert "is a directory" in result.stderr
+
+
+def test_skip_unreadable_leaves_out_bad_files_with_a_warning(tmp_path: Path) -> None:
+    story = (ARTICLES / "003_5beee2cfb4e9681c.txt").read_bytes()
+    _write(tmp_path / "a-story.txt", story)
+    _write(tmp_path / "b-empty.html", b"<html><body><nav>Home</nav></body></html>")
+    _write(tmp_path / "c-blob.txt", bytes(range(256)) * 8)
+    strict = _run("brief", str(tmp_path), "--max-words", "60")
+    assert strict.exit_code == 1 and "b-empty.html" in strict.stderr
+    result = _run("brief", str(tmp_path), "--max-words", "60", "--skip-unreadable")
+    assert result.exit_code == 0, result.stderr
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("briefer: skipped")]
+    assert len(skipped) == 2
+    assert "b-empty.html" in skipped[0] and "c-blob.txt" in skipped[1]
+    assert "1 sources" in result.stdout or "1 source" in result.stdout
+    assert "a-story.txt" in result.stdout and "b-empty" not in result.stdout
+
+
+def test_skip_unreadable_still_fails_when_nothing_is_left(tmp_path: Path) -> None:
+    _write(tmp_path / "empty.txt", b"")
+    result = _run("brief", str(tmp_path), "--skip-unreadable")
+    assert result.exit_code == 1
+    assert "no file holds readable article text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_skip_unreadable_never_skips_a_path_that_does_not_exist(tmp_path: Path) -> None:
+    result = _run("brief", str(ARTICLES), str(tmp_path / "typo.txt"), "--skip-unreadable")
+    assert result.exit_code == 1
+    assert "typo.txt: no such file or directory" in result.stderr
