@@ -115,7 +115,7 @@ class Reducer:
         """Record how many claims the shortlist kept, and trace the ones it left out."""
         self.notes.append(
             f"reduce: shortlisted {len(kept)} of {len(claims)} claims (the rest ranked lower "
-            f"for {options.audience})"
+            f"for {_audience_name(options)})"
         )
         kept_ids = {c.id for c in kept}
         left_out = [
@@ -271,6 +271,11 @@ def _as_items(output: ReduceOutput, group: Sequence[ReduceItem], prefix: str) ->
 
 def _tokens(items: Sequence[ReduceItem]) -> int:
     return count_tokens(render_items(items))
+
+
+def _audience_name(options: BriefOptions) -> str:
+    preset = options.audience_preset
+    return f"{preset.value} readers" if preset is not None else f"'{options.audience}'"
 
 
 def _as_claim_items(claims: Sequence[Claim]) -> list[ReduceItem]:

@@ -93,7 +93,7 @@ def test_a_late_articles_important_fact_survives_the_shortlist(
     assert listed == sorted(listed, key=lambda i: int(i[1:]))  # in the original order
     assert notes == [
         f"reduce: shortlisted {len(listed)} of {len(CLAIMS)} claims (the rest ranked lower "
-        "for general)"
+        "for general readers)"
     ]
 
 
