@@ -46,7 +46,7 @@ from briefer.llm_plan import (
     plan_run,
     prompt_overhead_of,
 )
-from briefer.llm_reduce import Reducer, run_parallel, to_draft
+from briefer.llm_reduce import FailFast, Reducer, run_parallel, to_draft
 from briefer.models import (
     BriefOptions,
     Chunk,
@@ -159,11 +159,16 @@ class LLMEngine:
         numbers: dict[str, str] = {}
         found: list[_Found] = []
         mapped: list[Claim] = []
+
+        def map_one(group: list[Chunk]) -> _Found:
+            return self._map_group(group, options, 0)
+
+        map_part = FailFast().wrap(map_one)
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
             pending: deque[Future[_Found]] = deque()
             try:
                 for group in pack_chunk_stream(chain(pulled, stream), self.budgets.map_tokens):
-                    pending.append(pool.submit(self._map_group, group, options, 0))
+                    pending.append(pool.submit(map_part, group))
                     while pending and pending[0].done():
                         found.append(pending.popleft().result())
                         yield self._numbered(found[-1], mapped, numbers)

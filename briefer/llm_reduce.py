@@ -12,6 +12,7 @@ bullets whole.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -203,18 +204,50 @@ def to_draft(output: ReduceOutput, claim_ids: dict[str, list[str]]) -> Draft:
 def run_parallel(work: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:
     """Return ``work`` applied to ``items`` in order, at most ``concurrency`` at a time.
 
-    The first exception cancels the calls that have not started and is raised.
+    The first exception is raised; calls that have not started by then are never sent.
     """
     if len(items) <= 1 or concurrency <= 1:
         return [work(item) for item in items]
+    guarded = FailFast().wrap(work)
     with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
-        futures: list[Future[R]] = [pool.submit(work, item) for item in items]
+        futures: list[Future[R]] = [pool.submit(guarded, item) for item in items]
         try:
             return [f.result() for f in futures]
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
+
+
+class FailFast:
+    """Wraps calls run in a pool: once one has raised, those not yet started raise unsent.
+
+    Without it, a pool drains its whole queue after a failure that comes back at once (a
+    revoked key answers every call with 401 in milliseconds). Calls start in the order they
+    were queued, so a call given up always comes after the one that failed: collecting
+    results in order meets the real error first.
+    """
+
+    def __init__(self) -> None:
+        self._failed = threading.Event()
+
+    def wrap(self, work: Callable[[T], R]) -> Callable[[T], R]:
+        """Return ``work``, given up before it starts once any wrapped call has failed."""
+
+        def guarded(item: T) -> R:
+            if self._failed.is_set():
+                raise _GivenUp
+            try:
+                return work(item)
+            except BaseException:
+                self._failed.set()
+                raise
+
+        return guarded
+
+
+class _GivenUp(Exception):
+    """A call not sent because an earlier one failed; the earlier error is the one raised."""
 
 
 def unknown_id(cited: str) -> str:

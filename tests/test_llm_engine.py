@@ -7,6 +7,7 @@ clearly. Source sentences are taken from the seed articles.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -25,7 +26,7 @@ from briefer.config import Settings
 from briefer.errors import LLMAuthError, LLMResponseError, PromptError
 from briefer.grounding import check_bullet
 from briefer.llm_engine import LLMEngine, plan_run
-from briefer.llm_io import count_words
+from briefer.llm_io import count_words, pack_chunks
 from briefer.models import (
     Briefing,
     BriefOptions,
@@ -790,3 +791,35 @@ def test_plan_of_a_run_that_shortlists_predicts_its_calls(
     assert plan.reduce_calls == 1  # the shortlist fits one call: no hierarchy is planned
     assert plan.calls == engine.usage().calls
     assert briefing.bullets
+
+
+def test_a_failed_call_mid_stream_ends_the_run_and_sends_no_more(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    sent = 0
+    lock = threading.Lock()
+
+    def key_revoked_after_two(request: dict[str, Any]) -> Reply:
+        """Scripted: the first two map calls succeed, every later one is refused (401)."""
+        nonlocal sent
+        with lock:
+            sent += 1
+            number = sent
+        if number > 2:
+            return Reply.fail(401, "Incorrect API key provided")
+        return dataclasses.replace(echo_model(request), delay=0.05)
+
+    fake_openai.responder = key_revoked_after_two
+    sources = _many_sources()
+    settings = llm_settings(context_window=2048, single_call=False, concurrency=2)
+    groups = len(
+        pack_chunks(
+            [c for s in sources for c in chunk_source(s, count_tokens)[1]],
+            LLMEngine(settings).budgets.map_tokens,
+        )
+    )
+    with pytest.raises(LLMAuthError):
+        run(settings, sources)
+    assert groups > 6
+    # The calls already in flight finish; the queued ones are cancelled, not sent.
+    assert len(fake_openai.requests) <= 2 + 2 + 1

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import SettingsFactory
 from fake_openai import FakeOpenAI, echo_model, merging_echo_model
 from test_shortlist import BODIES, CRITICIZED, DAMAGE, EXCHANGE, OCCUPIES, PUTIN, TEXTS, claim
 from test_shortlist import sources as make_sources
 
 from briefer.cache import Tracer
+from briefer.errors import LLMAuthError
 from briefer.llm import LLMClient
 from briefer.llm_io import ReduceItem, claim_sources, render_items
-from briefer.llm_reduce import Reducer
+from briefer.llm_reduce import Reducer, run_parallel
 from briefer.models import BriefOptions, Claim, Draft
 from briefer.prompting import load_prompt
 from briefer.tokens import count_tokens
@@ -141,3 +145,21 @@ def test_what_still_does_not_fit_is_cut_by_rank_not_position(
     left = len(CLAIMS) - len(listed_ids(final))
     assert f"reduce: {left} of {len(CLAIMS)} claims left out, the lowest-ranked" in notes[-1]
     assert left > 0
+
+
+def test_run_parallel_sends_no_call_queued_after_a_failure() -> None:
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def call(number: int) -> int:
+        with lock:
+            started.append(number)
+        if number == 2:
+            raise LLMAuthError("authentication failed: check OPENAI_API_KEY")
+        time.sleep(0.02)
+        return number
+
+    with pytest.raises(LLMAuthError):
+        run_parallel(call, list(range(40)), concurrency=3)
+    assert 2 in started
+    assert len(started) <= 2 + 3  # those before it, and at most the calls in flight with it
