@@ -352,7 +352,9 @@ def _check(
         from briefer.support import check_support
 
         quotes = [c.quote for c in citations]
-        reasons += check_support(text, [evidence.source_text(pid) for pid in known], quotes)
+        reasons += check_support(
+            text, [evidence.source_text(pid) for pid in known], quotes, numbers_checked=True
+        )
     return list(dict.fromkeys(reasons))  # the same bad quote cited twice is one reason
 
 
