@@ -121,10 +121,7 @@ class LLMEngine:
             lambda group: self._map_group(group, options, 0), groups, self.settings.concurrency
         )
         if found and all(f.failed for f in found):
-            raise LLMResponseError(
-                "the model returned no usable claims for any part of the sources "
-                f"({self.notes[-1] if self.notes else 'no reason recorded'})"
-            )
+            raise self._nothing_usable()
         claims = _number_claims([pair for f in found for pair in f.claims], {})[0]
         self._trace("claims map", claims)
         return claims
@@ -157,8 +154,8 @@ class LLMEngine:
                 return
         self._draft = None
         numbers: dict[str, str] = {}
-        found: list[_Found] = []
         mapped: list[Claim] = []
+        failed: list[bool] = []  # whether each part came back with nothing usable
 
         def map_one(group: list[Chunk]) -> _Found:
             return self._map_group(group, options, 0)
@@ -166,24 +163,27 @@ class LLMEngine:
         map_part = FailFast().wrap(map_one)
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
             pending: deque[Future[_Found]] = deque()
+
+            def next_part() -> list[Claim]:
+                found = pending.popleft().result()
+                failed.append(found.failed)
+                batch = _number_claims(found.claims, numbers, start=len(mapped) + 1)[0]
+                mapped.extend(batch)
+                return batch
+
             try:
                 for group in pack_chunk_stream(chain(pulled, stream), self.budgets.map_tokens):
                     pending.append(pool.submit(map_part, group))
                     while pending and pending[0].done():
-                        found.append(pending.popleft().result())
-                        yield self._numbered(found[-1], mapped, numbers)
+                        yield next_part()
                 while pending:
-                    found.append(pending.popleft().result())
-                    yield self._numbered(found[-1], mapped, numbers)
+                    yield next_part()
             except BaseException:  # includes the caller closing the stream early
                 for future in pending:
                     future.cancel()
                 raise
-        if found and all(f.failed for f in found):
-            raise LLMResponseError(
-                "the model returned no usable claims for any part of the sources "
-                f"({self.notes[-1] if self.notes else 'no reason recorded'})"
-            )
+        if failed and all(failed):
+            raise self._nothing_usable()
         self._trace("claims map", mapped)
 
     def repair_claims(
@@ -293,11 +293,11 @@ class LLMEngine:
         self._trace("draft brief", self._draft)
         return claims
 
-    def _numbered(self, found: _Found, mapped: list[Claim], ids: dict[str, str]) -> list[Claim]:
-        """Return ``found``'s claims numbered after those in ``mapped`` (which grows)."""
-        batch = _number_claims(found.claims, ids, start=len(mapped) + 1)[0]
-        mapped.extend(batch)
-        return batch
+    def _nothing_usable(self) -> LLMResponseError:
+        return LLMResponseError(
+            "the model returned no usable claims for any part of the sources "
+            f"({self.notes[-1] if self.notes else 'no reason recorded'})"
+        )
 
     def _map_group(self, group: list[Chunk], options: BriefOptions, depth: int) -> _Found:
         self._used.add("map")

@@ -109,10 +109,6 @@ def fits_one_call(chunks: Sequence[Chunk], brief: PromptTemplate, budgets: Budge
     return count_tokens(render_passages(chunks)) <= budgets.single_call_tokens
 
 
-# A listed claim's tokens per word of its text: English words plus its id and source tags.
-_TOKENS_PER_LISTED_WORD = 1.5
-
-
 def one_call_limit(brief: PromptTemplate, budgets: Budgets) -> int:
     """Return a count of chunk tokens past which chunks can no longer fit one grounded call.
 
@@ -122,6 +118,10 @@ def one_call_limit(brief: PromptTemplate, budgets: Budgets) -> int:
     if (brief.name, brief.version) in _REPLY_GROWS_WITH_INPUT:
         return budgets.map_tokens
     return budgets.single_call_tokens + budgets.single_call_tokens // 10
+
+
+# A listed claim's tokens per word of its text: English words plus its id and source tags.
+_TOKENS_PER_LISTED_WORD = 1.5
 
 
 def plan_run(chunks: Sequence[Chunk], settings: Settings, options: BriefOptions) -> RunPlan:

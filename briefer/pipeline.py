@@ -64,6 +64,7 @@ def build_briefing(
         claims, accepted, rejected = _map_and_validate(engine, make_chunks(), passages, options)
         timings["chunk"] = round(timings["chunk"], 4)
         clock = _lap(timings, "map+validate", clock)
+        after_map = "repair"  # streamed claims were validated as they came
     else:
         for _ in make_chunks():  # fills passages and chunks
             pass
@@ -71,11 +72,12 @@ def build_briefing(
         claims = engine.map_chunks(chunks, options)
         clock = _lap(timings, "map", clock)
         accepted, rejected = validate_claims(claims, passages, stage="map")
+        after_map = "validate"
     checked = len(claims)
     accepted, rejected, reasks, rechecked = _repair(
         engine, accepted, rejected, chunks, passages, options
     )
-    clock = _lap(timings, "validate" if "map" in timings else "repair", clock)
+    clock = _lap(timings, after_map, clock)
 
     draft = engine.reduce_claims(accepted, sources, passages, options)
     clock = _lap(timings, "reduce", clock)

@@ -128,6 +128,11 @@ def draft_reply(*bullets: dict[str, Any], differences: list[dict[str, Any]] | No
     )
 
 
+def chunks_of(sources: list[Source]) -> list[Chunk]:
+    """Return the chunks of ``sources``, in order, as the pipeline makes them by default."""
+    return [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+
+
 def run(
     settings: Settings, sources: list[Source] = SOURCES, options: BriefOptions = OPTIONS
 ) -> tuple[Briefing, LLMEngine]:
@@ -492,7 +497,7 @@ def test_map_calls_run_concurrently_within_the_limit(
 
     fake_openai.responder = slow_echo
     sources = _many_sources()
-    chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(sources)
     with LLMEngine(llm_settings(context_window=2048, single_call=False, concurrency=3)) as engine:
         start = time.perf_counter()
         claims = engine.map_chunks(chunks, OPTIONS)
@@ -509,7 +514,7 @@ def test_plan_predicts_the_calls_without_calling(
     fake_openai: FakeOpenAI, llm_settings: SettingsFactory
 ) -> None:
     fake_openai.responder = echo_model
-    chunks = [c for s in SOURCES for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(SOURCES)
     settings = llm_settings(single_call=False)
     plan = plan_run(chunks, settings, OPTIONS)
     assert fake_openai.requests == []
@@ -527,7 +532,7 @@ def test_plan_counts_the_map_calls_of_a_large_run(
 ) -> None:
     fake_openai.responder = echo_model
     sources = _many_sources()
-    chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(sources)
     settings = llm_settings(context_window=2048, single_call=False, model="llama3.1:8b")
     plan = plan_run(chunks, settings, OPTIONS)
     with LLMEngine(settings) as engine:
@@ -557,7 +562,7 @@ def test_a_pile_that_fits_the_window_is_briefed_in_one_call(
 ) -> None:
     fake_openai.responder = _brief_with_a_fabrication
     sources = _many_sources()
-    chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(sources)
     settings = llm_settings(context_window=16_384, repair_rounds=0)
     plan = plan_run(chunks, settings, OPTIONS)
     with LLMEngine(settings) as engine:
@@ -584,7 +589,7 @@ def test_a_pile_too_large_for_one_call_is_mapped_then_reduced(
 ) -> None:
     fake_openai.responder = echo_model
     sources = _many_sources()
-    chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(sources)
     settings = llm_settings(context_window=8_192)
     plan = plan_run(chunks, settings, OPTIONS)
     briefing, engine = run(settings, sources)
@@ -690,7 +695,7 @@ def test_chunks_are_packed_into_calls_within_the_map_budget(llm_settings: Settin
     with LLMEngine(llm_settings(context_window=2048)) as engine:
         budget = engine.budgets.map_tokens
     sources = _many_sources()
-    chunks: list[Chunk] = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(sources)
     from briefer.llm_io import pack_chunks
 
     groups = pack_chunks(chunks, budget)
@@ -706,7 +711,7 @@ def test_streamed_map_makes_the_same_requests_and_claims_as_the_list_map(
     fake_openai: FakeOpenAI, llm_settings: SettingsFactory
 ) -> None:
     fake_openai.responder = echo_model
-    chunks = [c for s in _many_sources() for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(_many_sources())
     settings = llm_settings(context_window=2048, concurrency=3, use_cache=False)
     with LLMEngine(settings) as engine:
         listed = engine.map_chunks(chunks, OPTIONS)
@@ -723,7 +728,7 @@ def test_streamed_map_starts_calling_before_the_last_chunk_is_made(
     fake_openai: FakeOpenAI, llm_settings: SettingsFactory
 ) -> None:
     fake_openai.responder = echo_model
-    chunks = [c for s in _many_sources() for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(_many_sources())
     calls_when_pulled: list[int] = []
 
     def made_one_by_one() -> Iterator[Chunk]:
@@ -742,7 +747,7 @@ def test_a_pile_that_fits_one_call_is_briefed_in_one_call_when_streamed(
     fake_openai: FakeOpenAI, llm_settings: SettingsFactory
 ) -> None:
     fake_openai.responder = echo_model
-    chunks = [c for s in SOURCES for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(SOURCES)
     with LLMEngine(llm_settings()) as engine:
         batches = list(engine.map_stream(iter(chunks), OPTIONS))
     assert len(batches) == 1
@@ -782,7 +787,7 @@ def test_plan_of_a_run_that_shortlists_predicts_its_calls(
         for article in sorted(EXAMPLE.rglob("*.txt")):
             (tmp_path / f"{copy}-{article.name}").write_bytes(article.read_bytes())
     sources = read_sources([str(tmp_path)])
-    chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
+    chunks = chunks_of(sources)
     settings = llm_settings(context_window=8192, single_call=False, use_cache=False)
     options = BriefOptions(max_words=150)
     plan = plan_run(chunks, settings, options)
@@ -814,7 +819,7 @@ def test_a_failed_call_mid_stream_ends_the_run_and_sends_no_more(
     settings = llm_settings(context_window=2048, single_call=False, concurrency=2)
     groups = len(
         pack_chunks(
-            [c for s in sources for c in chunk_source(s, count_tokens)[1]],
+            chunks_of(sources),
             LLMEngine(settings).budgets.map_tokens,
         )
     )
