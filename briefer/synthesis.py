@@ -208,7 +208,7 @@ def _differing_count(a: dict[str, frozenset[str]], b: dict[str, frozenset[str]])
 def _as_written(stem: str, text: str) -> str:
     """Return the first word of ``text`` whose stem is ``stem``, as a reader would write it."""
     for word in map(str, _WORD.findall(text)):
-        if _stem(word.lower().replace("’", "'")) == stem:
+        if content_stems(word) == [stem]:
             return word if word[1:] != word[1:].lower() else word.lower()
     return stem
 
