@@ -57,7 +57,11 @@ def test_every_prompt_file_is_locked() -> None:
 
 
 def test_bundled_templates_load_with_headers() -> None:
-    assert bundled_prompts_dir() == PROMPTS
+    # Editable installs read the checkout's prompts/; a wheel ships the same files as
+    # briefer/_prompts. Either way the bundled files are byte-identical to the checkout's.
+    bundled = bundled_prompts_dir()
+    shipped = {p.name: p.read_bytes() for p in bundled.glob("*.md")}
+    assert shipped == {p.name: p.read_bytes() for p in PROMPTS.glob("*.md")}
     names = {(t.name, t.version) for t in list_prompts()}
     assert {(n, v) for n, v in DEFAULT_VERSIONS.items()} <= names
     for template in list_prompts():
