@@ -4,7 +4,7 @@ Every pair of ``faithfulness/dev.jsonl`` is one claim written by a summarisation
 the news article it summarises, labelled by people as supported (1) or not (0). The claims
 carry no quotes, so this measures the support checks on their own: the article is the one
 passage the claim cites, and the claim counts as flagged "unsupported" when
-``briefer.support.check_support`` returns any reason. No rule of the checker mentions any
+``grounding.support.check_support`` returns any reason. No rule of the checker mentions any
 example; its constants are fixed in ``briefer/support.py``.
 
 Beside it, a plain word-overlap baseline: the share of the claim's words (lowercased) that
@@ -42,8 +42,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # lets a checkout run the bench without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
-import briefer.support  # noqa: E402
-from briefer.support import check_support  # noqa: E402
+import briefer.grounding.support as support_module  # noqa: E402
+from briefer.grounding.support import check_support  # noqa: E402
 
 _WORD = re.compile(r"\w+")
 # Values --tune tries for the support checks' two shares (fixed values in briefer/support.py).
@@ -254,17 +254,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _tune(pairs: Sequence[Pair], truth: Sequence[bool]) -> None:
     """Print the checker's scores with its two shares re-picked on the other half."""
-    fixed = (briefer.support.COVERAGE_MIN, briefer.support.BINDING_MIN)
+    fixed = (support_module.COVERAGE_MIN, support_module.BINDING_MIN)
     runs: dict[tuple[float, float], list[bool]] = {}
     try:
         for coverage in _COVERAGE_GRID:
             for binding in _BINDING_GRID:
-                briefer.support.COVERAGE_MIN, briefer.support.BINDING_MIN = coverage, binding
+                support_module.COVERAGE_MIN, support_module.BINDING_MIN = (
+                    coverage,
+                    binding,
+                )
                 runs[(coverage, binding)] = [
                     bool(check_support(p.claim, [p.source])) for p in pairs
                 ]
     finally:
-        briefer.support.COVERAGE_MIN, briefer.support.BINDING_MIN = fixed
+        support_module.COVERAGE_MIN, support_module.BINDING_MIN = fixed
     flags = [False] * len(pairs)
     print(f"\n--tune: COVERAGE_MIN in {_COVERAGE_GRID}, BINDING_MIN in {_BINDING_GRID}")
     for fold in (0, 1):

@@ -50,19 +50,19 @@ for _path in (REPO_ROOT, REPO_ROOT / "tests"):  # a checkout runs without `pip i
 from fake_openai import FakeOpenAI, Reply, Responder, echo_model  # noqa: E402
 
 from briefer.config import Settings  # noqa: E402
-from briefer.llm import schema_of  # noqa: E402
-from briefer.llm_engine import LLMEngine  # noqa: E402
-from briefer.llm_io import (  # noqa: E402
+from briefer.engines.llm.client import schema_of  # noqa: E402
+from briefer.engines.llm.engine import LLMEngine  # noqa: E402
+from briefer.engines.llm.io import (  # noqa: E402
     BriefOutput,
     MapOutput,
     ReduceOutput,
     RepairOutput,
     audience_guidance,
 )
+from briefer.engines.llm.prompts import load_prompt, render_prompt  # noqa: E402
+from briefer.ingest.sources import read_sources  # noqa: E402
 from briefer.models import BriefOptions  # noqa: E402
 from briefer.pipeline import build_briefing  # noqa: E402
-from briefer.prompting import load_prompt, render_prompt  # noqa: E402
-from briefer.sources import read_sources  # noqa: E402
 from briefer.tokens import count_tokens  # noqa: E402
 
 WALL_TARGET = 1.2
@@ -222,7 +222,7 @@ def run_briefer(
     requests = server.take_requests()
     for request in requests:
         kind = _KINDS.get(request["response_format"]["json_schema"]["name"], "other")
-        if kind == "reduce":  # the final call's scope line says so (briefer.llm_reduce)
+        if kind == "reduce":  # the final call's scope line says so (briefer.engines.llm.reduce)
             kind = "reduce (final)" if "These are all the claims" in str(request) else "reduce"
         stages[kind] = stages.get(kind, 0) + 1
         messages, schema = _request_tokens(request)

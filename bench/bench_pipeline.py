@@ -38,11 +38,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # lets a checkout run the bench without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
-from briefer.extractive import ExtractiveEngine  # noqa: E402
+from briefer.engines.extractive.engine import ExtractiveEngine  # noqa: E402
+from briefer.ingest.sources import read_sources  # noqa: E402
 from briefer.models import Briefing, BriefOptions  # noqa: E402
 from briefer.pipeline import build_briefing  # noqa: E402
 from briefer.render import render_markdown  # noqa: E402
-from briefer.sources import read_sources  # noqa: E402
 
 TIME_TARGET_S = 20.0
 MEMORY_TARGET_BYTES = 1 << 30

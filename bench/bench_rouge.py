@@ -44,11 +44,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # lets a checkout run the bench without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
+from briefer.engines.extractive.engine import ExtractiveEngine  # noqa: E402
 from briefer.errors import BrieferError  # noqa: E402
-from briefer.extractive import ExtractiveEngine  # noqa: E402
+from briefer.ingest.sources import read_sources  # noqa: E402
 from briefer.models import BriefOptions  # noqa: E402
 from briefer.pipeline import build_briefing  # noqa: E402
-from briefer.sources import read_sources  # noqa: E402
 
 LANGUAGE = "english"
 METRICS = ("rouge1", "rouge2", "rougeL")

@@ -27,7 +27,7 @@ from briefer.verify import (
 
 if TYPE_CHECKING:
     from briefer.config import Settings
-    from briefer.llm_engine import LLMEngine
+    from briefer.engines.llm.engine import LLMEngine
     from briefer.models import Briefing
 
 app = typer.Typer(
@@ -233,9 +233,9 @@ def brief(
 ) -> None:
     from briefer.chunking import chunk_source
     from briefer.config import load_settings
-    from briefer.extractive import ExtractiveEngine
+    from briefer.engines.extractive.engine import ExtractiveEngine
+    from briefer.ingest.sources import read_sources
     from briefer.pipeline import build_briefing
-    from briefer.sources import read_sources
 
     options = _options(length, max_words, audience, passage_tokens, chunk_tokens)
     flags: dict[str, object] = {
@@ -272,7 +272,7 @@ def brief(
             if not use_llm:
                 typer.echo("extractive engine: no model calls, no cost.")
                 return
-            from briefer.llm_engine import plan_run
+            from briefer.engines.llm.engine import plan_run
 
             chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
             typer.echo(plan_run(chunks, settings, options).summary())
@@ -280,7 +280,9 @@ def brief(
         if verify is Verification.llm and not use_llm:
             raise ConfigError("--verify llm needs a model: set OPENAI_API_KEY or pass --base-url.")
         if use_llm:
-            from briefer.llm_engine import LLMEngine  # imports openai: only when a model is used
+            from briefer.engines.llm.engine import (
+                LLMEngine,  # imports openai: only when a model is used
+            )
 
             with LLMEngine(settings) as llm:
                 options = options.model_copy(
@@ -316,7 +318,7 @@ def brief(
 
 def _verify_with_model(briefing: Briefing, llm: LLMEngine, settings: Settings) -> Briefing:
     """Return ``briefing`` without the bullets the model judges unsupported by their evidence."""
-    from briefer.prompting import load_prompt, select_version
+    from briefer.engines.llm.prompts import load_prompt, select_version
 
     template = load_prompt(
         "verify", select_version("verify", settings.prompt_versions), settings.prompts_dir
@@ -393,7 +395,7 @@ def config() -> None:
 def prompts(
     prompts_dir: Annotated[Path | None, typer.Option(help="Folder of prompt overrides.")] = None,
 ) -> None:
-    from briefer.prompting import describe_prompts
+    from briefer.engines.llm.prompts import describe_prompts
 
     try:
         rows = describe_prompts(prompts_dir)

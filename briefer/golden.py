@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from briefer.config import Settings
-from briefer.engine import Engine
+from briefer.engines.base import Engine
+from briefer.engines.extractive.engine import ExtractiveEngine
+from briefer.engines.llm.engine import LLMEngine
 from briefer.errors import BrieferError
-from briefer.extractive import ExtractiveEngine
-from briefer.llm_engine import LLMEngine
+from briefer.ingest.sources import read_sources
 from briefer.models import LENGTH_WORDS, Briefing, BriefOptions, Length
 from briefer.pipeline import build_briefing
 from briefer.render import OutputFormat, render
-from briefer.sources import read_sources
 
 EngineFactory = Callable[[dict[str, Any], Path], Engine]
 

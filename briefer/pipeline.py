@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 
 from briefer import __version__
 from briefer.chunking import chunk_source
-from briefer.engine import Engine, StreamingEngine
-from briefer.grounding import check_bullet, validate_claims
+from briefer.engines.base import Engine, StreamingEngine
+from briefer.grounding.validator import check_bullet, validate_claims
 from briefer.models import (
     Briefing,
     BriefOptions,

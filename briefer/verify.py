@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from briefer.chunking import chunk_source
+from briefer.engines.llm.prompts import PromptTemplate, load_prompt, render_prompt
 from briefer.errors import SourceError
-from briefer.grounding import check_bullet
+from briefer.grounding.validator import check_bullet
+from briefer.ingest.sources import read_sources
 from briefer.models import (
     Briefing,
     Bullet,
@@ -38,12 +40,10 @@ from briefer.models import (
     SourceRef,
     Verdict,
 )
-from briefer.prompting import PromptTemplate, load_prompt, render_prompt
-from briefer.sources import read_sources
 from briefer.tokens import count_tokens
 
 if TYPE_CHECKING:
-    from briefer.llm import LLMClient
+    from briefer.engines.llm.client import LLMClient
 
 VERIFY_PROMPT = "verify"
 VERIFY_PROMPT_VERSION = 1

@@ -22,9 +22,9 @@ from typing import Any
 
 from fake_openai import FakeOpenAI, Reply, Responder
 
-from briefer.engine import Engine
+from briefer.engines.base import Engine
+from briefer.engines.llm.engine import LLMEngine
 from briefer.golden import case_settings, run_goldens
-from briefer.llm_engine import LLMEngine
 
 
 def scripted_responder(replies: list[dict[str, Any]]) -> Responder:

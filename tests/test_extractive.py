@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from briefer.extractive import ExtractiveEngine
+from briefer.engines.extractive.engine import ExtractiveEngine
+from briefer.ingest.sources import read_sources
 from briefer.models import LENGTH_WORDS, Briefing, BriefOptions, Length
 from briefer.pipeline import build_briefing
-from briefer.sources import read_sources
 
 ARTICLES = Path(__file__).parents[1] / "examples" / "istanbul-talks" / "articles"
 

@@ -8,13 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from briefer.grounding import (
-    check_bullet,
-    check_claim,
-    extract_numbers,
-    normalize_for_match,
-    validate_claims,
-)
+from briefer.grounding.matching import extract_numbers, normalize_for_match
+from briefer.grounding.validator import check_bullet, check_claim, validate_claims
 from briefer.models import Bullet, Citation, Claim, Passage
 
 

@@ -1,4 +1,4 @@
-"""Tests for briefer.llm against the fake OpenAI server: retries, errors, re-ask, cache, cassettes.
+"""Tests for the LLM client on the fake OpenAI server: retries, errors, re-ask, cache, cassettes.
 
 Every model reply below is scripted test data served by tests/fake_openai.py.
 """
@@ -14,6 +14,8 @@ import pytest
 from conftest import TEST_KEY, SettingsFactory
 from fake_openai import FakeOpenAI, Reply
 
+from briefer.engines.llm.client import LLMClient, schema_of
+from briefer.engines.llm.io import MapOutput
 from briefer.errors import (
     LLMAuthError,
     LLMError,
@@ -21,8 +23,6 @@ from briefer.errors import (
     LLMTruncatedError,
     LLMUnavailableError,
 )
-from briefer.llm import LLMClient, schema_of
-from briefer.llm_io import MapOutput
 
 MESSAGES = [
     {"role": "system", "content": "You extract facts. Reply with JSON."},
@@ -339,7 +339,7 @@ def test_replay_of_an_unrecorded_request_says_to_record_again(
 def test_trace_writes_requests_and_replies_without_the_key(
     fake_openai: FakeOpenAI, llm_settings: SettingsFactory, tmp_path: Path
 ) -> None:
-    from briefer.cache import Tracer
+    from briefer.engines.llm.cache import Tracer
 
     fake_openai.script(Reply.json(GOOD))
     tracer = Tracer(tmp_path / "trace")

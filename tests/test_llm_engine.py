@@ -23,10 +23,12 @@ from fake_openai import FakeOpenAI, Reply, echo_model, merging_echo_model
 
 from briefer.chunking import chunk_source
 from briefer.config import Settings
+from briefer.engines.llm.engine import LLMEngine, plan_run
+from briefer.engines.llm.io import count_words, pack_chunks
+from briefer.engines.llm.prompts import load_prompt
 from briefer.errors import LLMAuthError, LLMResponseError, PromptError
-from briefer.grounding import check_bullet
-from briefer.llm_engine import LLMEngine, plan_run
-from briefer.llm_io import count_words, pack_chunks
+from briefer.grounding.validator import check_bullet
+from briefer.ingest.sources import read_sources
 from briefer.models import (
     Briefing,
     BriefOptions,
@@ -36,8 +38,6 @@ from briefer.models import (
     Span,
 )
 from briefer.pipeline import build_briefing
-from briefer.prompting import load_prompt
-from briefer.sources import read_sources
 from briefer.tokens import count_tokens
 
 S1 = [
@@ -696,7 +696,7 @@ def test_chunks_are_packed_into_calls_within_the_map_budget(llm_settings: Settin
         budget = engine.budgets.map_tokens
     sources = _many_sources()
     chunks = chunks_of(sources)
-    from briefer.llm_io import pack_chunks
+    from briefer.engines.llm.io import pack_chunks
 
     groups = pack_chunks(chunks, budget)
     assert [p for g in groups for c in g for p in c.passages] == [

@@ -1,4 +1,4 @@
-"""Tests of briefer.llm_reduce.Reducer against the fake OpenAI server.
+"""Tests of briefer.engines.llm.reduce.Reducer against the fake OpenAI server.
 
 The model is the scripted stand-in of tests/fake_openai.py (``echo_model`` restates every
 listed item as a bullet); claim texts are sentences of the seed articles.
@@ -19,13 +19,13 @@ from fake_openai import FakeOpenAI, echo_model, merging_echo_model
 from test_shortlist import BODIES, CRITICIZED, DAMAGE, EXCHANGE, OCCUPIES, PUTIN, TEXTS, claim
 from test_shortlist import sources as make_sources
 
-from briefer.cache import Tracer
+from briefer.engines.llm.cache import Tracer
+from briefer.engines.llm.client import LLMClient
+from briefer.engines.llm.io import ReduceItem, claim_sources, render_items
+from briefer.engines.llm.prompts import load_prompt
+from briefer.engines.llm.reduce import Reducer, run_parallel
 from briefer.errors import LLMAuthError
-from briefer.llm import LLMClient
-from briefer.llm_io import ReduceItem, claim_sources, render_items
-from briefer.llm_reduce import Reducer, run_parallel
 from briefer.models import BriefOptions, Claim, Draft
-from briefer.prompting import load_prompt
 from briefer.tokens import count_tokens
 
 SINGLES = [OCCUPIES, DAMAGE, CRITICIZED, PUTIN, TEXTS, EXCHANGE]

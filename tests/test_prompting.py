@@ -1,4 +1,4 @@
-"""Tests for briefer.prompting and the released prompt lock."""
+"""Tests for briefer.engines.llm.prompts and the released prompt lock."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from briefer.errors import PromptError
-from briefer.prompting import (
+from briefer.engines.llm.prompts import (
     DEFAULT_VERSIONS,
     bundled_prompts_dir,
     describe_prompts,
@@ -18,6 +17,7 @@ from briefer.prompting import (
     read_template,
     render_prompt,
 )
+from briefer.errors import PromptError
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 

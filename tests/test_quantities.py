@@ -1,11 +1,11 @@
-"""Tests for briefer.quantities' number check: is every number of a claim in its evidence?"""
+"""Tests for grounding.quantities' number check: is every number of a claim in its evidence?"""
 
 from __future__ import annotations
 
 import pytest
 
-from briefer.quantities import check_numbers_stated, find_missing_numbers
-from briefer.support import check_support
+from briefer.grounding.quantities import check_numbers_stated, find_missing_numbers
+from briefer.grounding.support import check_support
 
 # Sentences from the seed articles.
 SBU = (

@@ -1,4 +1,4 @@
-"""Tests of briefer.shortlist: ranking validated claims locally and keeping the best ones.
+"""Tests of engines.llm.shortlist: ranking validated claims locally and keeping the best ones.
 
 Claim texts are sentences of the seed articles (the Istanbul talks of 2 June 2025).
 """
@@ -9,13 +9,13 @@ import hashlib
 
 import pytest
 
-from briefer.models import Audience, BriefOptions, Citation, Claim, Source, Span
-from briefer.shortlist import (
+from briefer.engines.llm.shortlist import (
     SHORTLIST_FACTOR,
     claim_tokens,
     rank_claims,
     shortlist_claims,
 )
+from briefer.models import Audience, BriefOptions, Citation, Claim, Source, Span
 
 BODIES = [
     "Russia would return the bodies of 6,000 Ukrainian soldiers in the coming week.",

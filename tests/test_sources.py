@@ -1,4 +1,4 @@
-"""Tests for briefer.sources: reading, decoding, HTML extraction, cleaning, near-duplicates."""
+"""Tests for ingest.sources: reading, decoding, HTML extraction, cleaning, near-duplicates."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from briefer.cleaning import clean_text
 from briefer.errors import SourceError
+from briefer.ingest.cleaning import clean_text
+from briefer.ingest.sources import mark_duplicates, read_sources
 from briefer.models import Source
-from briefer.sources import mark_duplicates, read_sources
 
 # The seed articles, byte for byte as in ../shared/seeds, bundled with the example.
 SEEDS = Path(__file__).parents[1] / "examples" / "istanbul-talks" / "articles"
@@ -553,7 +553,7 @@ def test_a_copy_of_two_originals_names_the_earlier_whatever_the_hash_seed(tmp_pa
     for name, paragraphs in (("a", first), ("b", second), ("c", first + second)):
         (tmp_path / f"{name}.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
     script = (
-        "import sys; from briefer.sources import read_sources; "
+        "import sys; from briefer.ingest.sources import read_sources; "
         "print([s.duplicate_of for s in read_sources([sys.argv[1]])])"
     )
     runs = {

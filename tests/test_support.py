@@ -1,4 +1,4 @@
-"""Tests for briefer.support and briefer.quantities: does the evidence say what a claim says?"""
+"""Tests for grounding.support and grounding.quantities: does the evidence say what a claim says?"""
 
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from briefer.chunking import chunk_source
-from briefer.extractive import ExtractiveEngine
-from briefer.grounding import check_bullet, check_claim, validate_claims
-from briefer.models import BriefOptions, Bullet, Citation, Claim, Length, Passage, Source
-from briefer.pipeline import build_briefing
-from briefer.quantities import check_number_kinds, number_kinds
-from briefer.sources import read_sources
-from briefer.support import (
+from briefer.engines.extractive.engine import ExtractiveEngine
+from briefer.grounding.quantities import check_number_kinds, number_kinds
+from briefer.grounding.support import (
     SUPPORT_CODES,
     check_support,
     find_support_problems,
     is_verbatim,
 )
-from briefer.support_text import Evidence, split_sentences
+from briefer.grounding.support_text import Evidence, split_sentences
+from briefer.grounding.validator import check_bullet, check_claim, validate_claims
+from briefer.ingest.sources import read_sources
+from briefer.models import BriefOptions, Bullet, Citation, Claim, Length, Passage, Source
+from briefer.pipeline import build_briefing
 from briefer.tokens import count_tokens
 
 ARTICLES = Path(__file__).resolve().parents[1] / "examples" / "istanbul-talks" / "articles"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from briefer.extractive import ExtractiveEngine
+from briefer.engines.extractive.engine import ExtractiveEngine
+from briefer.engines.extractive.synthesis import disagreement, quantities
+from briefer.ingest.sources import read_sources
 from briefer.models import BriefOptions
 from briefer.pipeline import build_briefing
 from briefer.render import render_markdown
-from briefer.sources import read_sources
-from briefer.synthesis import disagreement, quantities
 
 EARLY = """Russia to hand over bodies of soldiers
 

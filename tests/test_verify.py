@@ -11,9 +11,11 @@ import pytest
 from conftest import SettingsFactory
 from fake_openai import FakeOpenAI, Reply
 
+from briefer.engines.extractive.engine import ExtractiveEngine
+from briefer.engines.llm.client import LLMClient
+from briefer.engines.llm.prompts import load_prompt, render_prompt
 from briefer.errors import SourceError
-from briefer.extractive import ExtractiveEngine
-from briefer.llm import LLMClient
+from briefer.ingest.sources import read_sources
 from briefer.models import (
     Briefing,
     BriefOptions,
@@ -27,9 +29,7 @@ from briefer.models import (
     Verdict,
 )
 from briefer.pipeline import build_briefing
-from briefer.prompting import load_prompt, render_prompt
 from briefer.render import render_json
-from briefer.sources import read_sources
 from briefer.verify import (
     FAILED_EXIT_CODE,
     apply_verdicts,

@@ -2,7 +2,7 @@
 
 Claims are listed for the model with their ids and sources; it returns titled sections of
 bullets that cite claim ids, plus where the sources differ. When the listed claims exceed
-one call's reduce budget, a local shortlist (``briefer.shortlist``) first keeps the best of
+one call's reduce budget, a local shortlist (``engines.llm.shortlist``) first keeps the best of
 them, ranked for the audience, worth what a one-page briefing can use. If those still do not
 fit, groups of them are reduced first and the resulting bullets (each standing for the
 claims it cites) are reduced again, level by level, until they fit; what still does not fit
@@ -17,10 +17,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from briefer.cache import Tracer
-from briefer.errors import LLMResponseError, LLMTruncatedError
-from briefer.llm import LLMClient
-from briefer.llm_io import (
+from briefer.engines.llm.cache import Tracer
+from briefer.engines.llm.client import LLMClient
+from briefer.engines.llm.io import (
     DIFFERENCES_TITLE,
     BulletOut,
     ReduceItem,
@@ -31,9 +30,10 @@ from briefer.llm_io import (
     render_items,
     render_sources,
 )
+from briefer.engines.llm.prompts import PromptTemplate, render_prompt
+from briefer.engines.llm.shortlist import ClaimGroup, rank_claims, shortlist_claims
+from briefer.errors import LLMResponseError, LLMTruncatedError
 from briefer.models import BriefOptions, Claim, Draft, DraftBullet, DraftSection, Source
-from briefer.prompting import PromptTemplate, render_prompt
-from briefer.shortlist import ClaimGroup, rank_claims, shortlist_claims
 from briefer.tokens import count_tokens
 
 T = TypeVar("T")

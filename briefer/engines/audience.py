@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
+from briefer.engines.extractive.synthesis import content_stems, count_words
 from briefer.models import Audience, BriefOptions
-from briefer.synthesis import content_stems, count_words
 
 # A figure in digits (a count, money, a percentage), not a year.
 _FIGURE = re.compile(r"\b(?!(?:19|20)\d\d\b)\d")

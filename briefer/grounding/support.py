@@ -7,7 +7,7 @@ model, sentence by sentence and clause by clause:
 - ``number_not_in_evidence``: a number the evidence states nowhere (v1's check, read with
   a summary's tolerance: "more than 100" for "116", tokenized "26, 000" for "26,000");
 - ``number_unit_mismatch``: a number the evidence states as something else ("34%" against
-  "34 aircraft"; see ``briefer.quantities``);
+  "34 aircraft"; see ``briefer.grounding.quantities``);
 - ``name_not_in_evidence``: a capitalised name the evidence never mentions (short forms,
   possessives and spelling variants of names it does mention are fine: "Zelensky",
   "Kyiv's", "Russian");
@@ -30,10 +30,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from briefer.grounding import find_numbers, normalize_for_match
-from briefer.models import Reason
-from briefer.quantities import check_number_kinds, check_numbers_stated
-from briefer.support_text import (
+from briefer.grounding.matching import find_numbers, normalize_for_match
+from briefer.grounding.quantities import check_number_kinds, check_numbers_stated
+from briefer.grounding.support_text import (
     ALIGN_ITEMS,
     Clause,
     Evidence,
@@ -47,6 +46,7 @@ from briefer.support_text import (
     stem,
     tokenize,
 )
+from briefer.models import Reason
 
 # Fixed a priori from what a faithful paraphrase keeps; measured on eval-dev by bench/.
 COVERAGE_MIN = 0.7  # share of a sentence's content words the evidence must contain: one word

@@ -1,19 +1,16 @@
-"""Grounding validator: ``Claim`` / ``Bullet`` + cited ``Passage`` -> ``Reason`` list.
+"""What counts as the same words and the same number in a claim and in its evidence.
 
-Shared by every engine. A statement is grounded when it cites passages that exist, every
-quote is verbatim (after ``normalize_for_match``) in the passage it cites, and every number
-in the statement's own text also occurs among the numbers of the cited passages (v1); and
-when the cited passages support what it says (v2: ``briefer.support``).
+``normalize_for_match`` is the only normalisation a verbatim quote gets (whitespace, case,
+curly quotes, dashes); ``find_numbers`` / ``extract_numbers`` read the numbers a text states
+(digits, number words, percentages, money; "12,000" = "12000" = "twelve thousand").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
-
-from briefer.models import Bullet, Citation, Claim, Passage, Reason, RejectedClaim
 
 _SINGLE_QUOTES = (
     "\N{LEFT SINGLE QUOTATION MARK}\N{RIGHT SINGLE QUOTATION MARK}"
@@ -257,127 +254,3 @@ def _words_value(match: re.Match[str]) -> Decimal | None:
             group = 0
     value = Decimal(total + group)
     return value + Decimal("0.5") if match["half"] else value
-
-
-# --- checks --------------------------------------------------------------------------
-
-
-class _Evidence:
-    """Cited passages, with their normalized text and numbers computed once per id."""
-
-    def __init__(self, passages: Mapping[str, Passage]) -> None:
-        self._passages = passages
-        self._texts: dict[str, str] = {}
-        self._numbers: dict[str, frozenset[Decimal]] = {}
-
-    def __contains__(self, passage_id: str) -> bool:
-        return passage_id in self._passages
-
-    def text(self, passage_id: str) -> str:
-        if passage_id not in self._texts:
-            self._texts[passage_id] = normalize_for_match(self._passages[passage_id].text)
-        return self._texts[passage_id]
-
-    def source_text(self, passage_id: str) -> str:
-        return self._passages[passage_id].text
-
-    def numbers(self, passage_id: str) -> frozenset[Decimal]:
-        if passage_id not in self._numbers:
-            self._numbers[passage_id] = frozenset(extract_numbers(self._passages[passage_id].text))
-        return self._numbers[passage_id]
-
-
-def check_claim(
-    claim: Claim, passages: Mapping[str, Passage], *, support: bool = True
-) -> list[Reason]:
-    """Return why ``claim`` is not grounded in ``passages`` (an empty list: it is).
-
-    v1 checks that citations exist, quotes are verbatim and numbers occur. With ``support``
-    (the default), a claim that passes them must also pass ``briefer.support``'s checks.
-    """
-    return _check(claim.text, claim.citations, _Evidence(passages), support)
-
-
-def check_bullet(
-    bullet: Bullet, passages: Mapping[str, Passage], *, support: bool = True
-) -> list[Reason]:
-    """Return why ``bullet`` is not grounded in ``passages`` (an empty list: it is)."""
-    return _check(bullet.text, bullet.citations, _Evidence(passages), support)
-
-
-def validate_claims(
-    claims: Sequence[Claim], passages: Mapping[str, Passage], stage: str, *, support: bool = True
-) -> tuple[list[Claim], list[RejectedClaim]]:
-    """Return the grounded claims and, for the rest, why each was rejected at ``stage``."""
-    evidence = _Evidence(passages)
-    accepted: list[Claim] = []
-    rejected: list[RejectedClaim] = []
-    for claim in claims:
-        reasons = _check(claim.text, claim.citations, evidence, support)
-        if reasons:
-            rejected.append(RejectedClaim(claim=claim, stage=stage, reasons=reasons))
-        else:
-            accepted.append(claim)
-    return accepted, rejected
-
-
-def _check(
-    text: str, citations: Sequence[Citation], evidence: _Evidence, support: bool
-) -> list[Reason]:
-    if not citations:
-        return [Reason(code="no_citation", message="It cites no passage as evidence.")]
-    reasons: list[Reason] = []
-    unknown = list(dict.fromkeys(c.passage_id for c in citations if c.passage_id not in evidence))
-    reasons.extend(
-        Reason(code="unknown_passage", message=f"Cited passage {pid} does not exist.")
-        for pid in unknown
-    )
-    known = list(dict.fromkeys(c.passage_id for c in citations if c.passage_id in evidence))
-    for citation in citations:
-        if citation.passage_id in evidence and not _quote_is_in(citation, evidence):
-            reasons.append(_quote_reason(citation))
-    if known:
-        missing = _missing_numbers(text, (evidence.numbers(pid) for pid in known))
-        if missing:
-            reasons.append(
-                Reason(
-                    code="number_not_in_evidence",
-                    message=f"{_plural(missing, 'Number')} {', '.join(missing)} not found in "
-                    f"cited {_plural(known, 'passage')} {', '.join(known)}.",
-                )
-            )
-    if support and known and not reasons:
-        # Support is judged on real evidence only: a statement that fails the checks above
-        # keeps exactly their reasons. Imported here: briefer.support builds on this module.
-        from briefer.support import check_support
-
-        quotes = [c.quote for c in citations]
-        reasons += check_support(
-            text, [evidence.source_text(pid) for pid in known], quotes, numbers_checked=True
-        )
-    return list(dict.fromkeys(reasons))  # the same bad quote cited twice is one reason
-
-
-def _quote_is_in(citation: Citation, evidence: _Evidence) -> bool:
-    quote = normalize_for_match(citation.quote)
-    return bool(quote) and quote in evidence.text(citation.passage_id)
-
-
-def _quote_reason(citation: Citation) -> Reason:
-    quote = " ".join(citation.quote.split())
-    if not quote:
-        message = f"The quote from passage {citation.passage_id} is empty."
-    else:
-        shown = quote if len(quote) <= 60 else quote[:59].rstrip() + "…"
-        message = f'Quote "{shown}" is not in passage {citation.passage_id}.'
-    return Reason(code="quote_not_found", message=message)
-
-
-def _missing_numbers(text: str, available: Iterable[frozenset[Decimal]]) -> list[str]:
-    values = frozenset().union(*available)
-    missing = (n.text for n in find_numbers(text) if n.value not in values)
-    return list(dict.fromkeys(missing))
-
-
-def _plural(items: Sequence[str], noun: str) -> str:
-    return noun if len(items) == 1 else f"{noun}s"

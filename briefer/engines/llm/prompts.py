@@ -27,7 +27,7 @@ DEFAULT_VERSIONS: dict[str, int] = {"map": 1, "reduce": 1, "repair": 1, "brief":
 
 _FILE_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)\.v(?P<version>\d+)\.md$")
 _ROLE_LINE = re.compile(r"^\[(system|user|assistant)\]\s*$", re.MULTILINE)
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]  # the briefer package
 
 
 class PromptTemplate(BaseModel):

@@ -150,7 +150,7 @@ def quantities(text: str) -> dict[str, frozenset[str]]:
 
     Years are left out: they date events rather than count things.
     """
-    from briefer.grounding import extract_numbers
+    from briefer.grounding.matching import extract_numbers
 
     found: dict[str, set[str]] = {}
     for number, words in _QUANTITY.findall(text):

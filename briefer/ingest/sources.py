@@ -21,8 +21,8 @@ from typing import TextIO
 
 import charset_normalizer
 
-from briefer.cleaning import clean_text
 from briefer.errors import SourceError
+from briefer.ingest.cleaning import clean_text
 from briefer.models import DroppedBlock, Source, Span
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")

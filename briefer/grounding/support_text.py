@@ -24,7 +24,7 @@ from rapidfuzz.distance import Levenshtein
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from syntok import segmenter
 
-from briefer.grounding import find_numbers, normalize_for_match
+from briefer.grounding.matching import find_numbers, normalize_for_match
 from briefer.tokens import count_tokens
 
 # Fixed a priori; measured with the checks on eval-dev by bench/bench_faithfulness.py.

@@ -1,5 +1,6 @@
 """The LLM engine: ``Chunk`` -> ``Claim`` (map), rejected ``Claim`` -> ``Claim`` (repair),
-``Claim`` -> ``Draft`` (reduce, in ``briefer.llm_reduce``), through any OpenAI-compatible model.
+``Claim`` -> ``Draft`` (reduce, in ``engines.llm.reduce``), through any OpenAI-compatible
+model.
 
 When every chunk fits one call's context window beside a one-page reply (and
 ``single_call`` is on), the map step is skipped: one grounded call returns the claims the
@@ -19,11 +20,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
 
-from briefer.cache import Tracer
 from briefer.config import Settings, budgets_for, estimate_cost
-from briefer.errors import LLMResponseError, LLMTruncatedError
-from briefer.llm import LLMClient
-from briefer.llm_io import (
+from briefer.engines.llm.cache import Tracer
+from briefer.engines.llm.client import LLMClient
+from briefer.engines.llm.io import (
     BriefOutput,
     CitationOut,
     IdClaimOut,
@@ -37,7 +37,7 @@ from briefer.llm_io import (
     render_passages,
     split_group,
 )
-from briefer.llm_plan import (
+from briefer.engines.llm.planning import (
     TEMPLATES,
     RunPlan,
     fits_one_call,
@@ -46,7 +46,9 @@ from briefer.llm_plan import (
     plan_run,
     prompt_overhead_of,
 )
-from briefer.llm_reduce import FailFast, Reducer, run_parallel, to_draft
+from briefer.engines.llm.prompts import render_prompt
+from briefer.engines.llm.reduce import FailFast, Reducer, run_parallel, to_draft
+from briefer.errors import LLMResponseError, LLMTruncatedError
 from briefer.models import (
     BriefOptions,
     Chunk,
@@ -59,7 +61,6 @@ from briefer.models import (
     Source,
     Usage,
 )
-from briefer.prompting import render_prompt
 
 ENGINE_NAME = "llm"
 __all__ = ["ENGINE_NAME", "LLMEngine", "RunPlan", "plan_run"]

@@ -23,8 +23,20 @@ from decimal import Decimal
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from briefer.audience import SECTIONS, audience_weight, section_of
-from briefer.grounding import extract_numbers
+from briefer.engines.audience import SECTIONS, audience_weight, section_of
+from briefer.engines.extractive.synthesis import (
+    Disagreement,
+    Statement,
+    centroid_similarity,
+    content_stems,
+    count_words,
+    disagreement,
+    find_disagreements,
+    misspelling_rates,
+    similarity_rows,
+    vectorize,
+)
+from briefer.grounding.matching import extract_numbers
 from briefer.models import (
     DIFFERENCES_TITLE,
     Audience,
@@ -41,18 +53,6 @@ from briefer.models import (
     RejectedClaim,
     Source,
     Usage,
-)
-from briefer.synthesis import (
-    Disagreement,
-    Statement,
-    centroid_similarity,
-    content_stems,
-    count_words,
-    disagreement,
-    find_disagreements,
-    misspelling_rates,
-    similarity_rows,
-    vectorize,
 )
 
 ENGINE_NAME = "extractive"

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal
 
-from briefer.grounding import NumberMention, find_numbers
+from briefer.grounding.matching import NumberMention, find_numbers
 from briefer.models import Reason
 
 _CURRENCIES = "$€£¥₴₽"

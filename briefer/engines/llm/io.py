@@ -1,7 +1,7 @@
 """What the LLM engine shows a model and what it accepts back.
 
 Output models (``MapOutput``, ``BriefOutput``, ``RepairOutput``, ``ReduceOutput``) are the
-JSON the prompts ask for; ``briefer.llm`` derives the strict schema from them and validates
+JSON the prompts ask for; ``engines.llm.client`` derives the strict schema from them and validates
 replies against them. The render helpers turn chunks, sources and claims into prompt text,
 and ``pack_chunks`` groups chunks into calls within a token budget.
 """
@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from briefer.cache import StoredReply
+from briefer.engines.llm.cache import StoredReply
 from briefer.models import Audience, BriefOptions, Chunk, Claim, Passage, Source
 from briefer.tokens import count_tokens
 

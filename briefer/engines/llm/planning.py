@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from briefer.config import Budgets, Settings, budgets_for, estimate_cost
-from briefer.errors import PromptError
-from briefer.llm import schema_of
-from briefer.llm_io import (
+from briefer.engines.llm.client import schema_of
+from briefer.engines.llm.io import (
     BriefOutput,
     MapOutput,
     ReduceOutput,
@@ -27,10 +26,11 @@ from briefer.llm_io import (
     pack_chunks,
     render_passages,
 )
+from briefer.engines.llm.prompts import DEFAULT_VERSIONS, PromptTemplate, load_prompt, render_prompt
+from briefer.engines.llm.prompts import select_version as _select_version
+from briefer.engines.llm.shortlist import SHORTLIST_FACTOR
+from briefer.errors import PromptError
 from briefer.models import BriefOptions, Chunk
-from briefer.prompting import DEFAULT_VERSIONS, PromptTemplate, load_prompt, render_prompt
-from briefer.prompting import select_version as _select_version
-from briefer.shortlist import SHORTLIST_FACTOR
 from briefer.tokens import count_tokens
 
 TEMPLATES = ("map", "brief", "repair", "reduce")

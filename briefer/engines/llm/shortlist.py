@@ -18,10 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from briefer.audience import audience_weight
-from briefer.llm_io import ReduceItem, claim_sources, render_items
+from briefer.engines.audience import audience_weight
+from briefer.engines.extractive.synthesis import (
+    content_stems,
+    count_words,
+    similarity_rows,
+    vectorize,
+)
+from briefer.engines.llm.io import ReduceItem, claim_sources, render_items
 from briefer.models import BriefOptions, Claim, Source
-from briefer.synthesis import content_stems, count_words, similarity_rows, vectorize
 from briefer.tokens import count_tokens
 
 # A one-page briefing of W words is written from a small multiple of W words of claims: each
@@ -30,7 +35,7 @@ from briefer.tokens import count_tokens
 # audience. 4 x 2 = 8; more only lengthens the reduce call without changing what it can write.
 SHORTLIST_FACTOR = 8
 # Cosine at which two claims state one fact: the offline engine's tuned SAME_FACT threshold
-# (briefer.extractive), which these claims, short single-fact sentences too, share.
+# (briefer.engines.extractive.engine), which these claims, short single-fact sentences too, share.
 SAME_FACT = 0.38
 _BLOCK = 512  # rows of the similarity matrix computed at a time, to bound memory
 _PASSAGE_NUMBER = re.compile(r"\.P(\d+)\b")

@@ -38,8 +38,9 @@ from tenacity import (
     wait_random,
 )
 
-from briefer.cache import Cassette, ResponseCache, StoredReply, Tracer, request_key
 from briefer.config import Settings, StructuredMode
+from briefer.engines.llm.cache import Cassette, ResponseCache, StoredReply, Tracer, request_key
+from briefer.engines.llm.io import Message, estimate_prompt_tokens, parse_reply, shorten
 from briefer.errors import (
     LLMAuthError,
     LLMError,
@@ -47,13 +48,12 @@ from briefer.errors import (
     LLMTruncatedError,
     LLMUnavailableError,
 )
-from briefer.llm_io import Message, estimate_prompt_tokens, parse_reply, shorten
 from briefer.models import Usage
 from briefer.tokens import count_tokens
 
 Output = TypeVar("Output", bound=BaseModel)
 
-logger = logging.getLogger("briefer.llm")
+logger = logging.getLogger("briefer.engines.llm.client")
 
 _FALLBACK: dict[StructuredMode, StructuredMode] = {
     "json_schema": "json_object",

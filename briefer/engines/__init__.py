@@ -1,0 +1,1 @@
+"""Engines: turn chunks into claims (map) and validated claims into a draft briefing (reduce)."""

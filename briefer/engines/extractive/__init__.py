@@ -1,0 +1,1 @@
+"""The offline extractive engine: no model, the same pipeline, a real cited briefing."""

@@ -1,0 +1,1 @@
+"""The LLM engine (OpenAI or any compatible server). Only this package imports ``openai``."""

@@ -1,0 +1,1 @@
+"""Grounding: is a claim or bullet tied to the passages it cites (quotes, numbers, support)?"""

@@ -1,0 +1,1 @@
+"""Ingest: read files, directories and stdin; decode; extract HTML main text; drop furniture."""
