@@ -260,6 +260,8 @@ def brief(
         use_llm = engine_choice is EngineChoice.llm or (
             engine_choice is EngineChoice.auto and settings.llm_enabled
         )
+        if use_llm and settings.refused is not None:
+            raise ConfigError(settings.refused)
         if use_llm and not settings.llm_enabled:
             raise ConfigError(
                 f"no API key found. Set {settings.api_key_env} or pass --base-url "
@@ -380,12 +382,15 @@ def config() -> None:
     from briefer.config import describe_settings, load_settings
 
     try:
-        rows = describe_settings(load_settings())
+        settings = load_settings()
+        rows = describe_settings(settings)
     except BrieferError as error:
         raise _fail(error) from None
     width = max(len(name) for name, _, _ in rows)
     for name, value, origin in rows:
         typer.echo(f"{name:<{width}}  {value}  ({origin})")
+    if settings.refused is not None:
+        typer.echo(f"briefer: the API key is not used: {settings.refused}", err=True)
 
 
 @app.command(

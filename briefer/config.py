@@ -2,7 +2,14 @@
 
 Precedence for every field is flag (an explicit override) > environment > ``.env`` > default.
 ``Settings`` remembers where each value came from so ``briefer config`` can show it. The API
-key is a ``SecretStr``: it never appears in ``repr``, ``str``, logs, the cache or errors.
+key is a ``SecretStr``: it never appears in ``repr``, ``str``, logs, the cache or errors; a
+base URL is only ever shown masked (``briefer.redact.mask_url``).
+
+Trust: a ``.env`` in the working directory is the configuration of whoever wrote that
+directory, not necessarily the user's. It may choose the model, the server and its own key,
+but it may never pair a key from the user's environment with a server it names, nor choose
+which environment variable is sent as the key (``untrusted_pairing``). ``${VAR}`` references
+in a ``.env`` are not expanded, so a value there can never copy an environment variable.
 
 Budgets follow the model: ``budgets_for`` derives the map chunk size, the reduce budget and
 how much source text one grounded call may hold from the model's context window
@@ -15,6 +22,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from platformdirs import user_cache_dir
@@ -22,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from briefer.errors import ConfigError
 from briefer.models import LENGTH_WORDS, Length
+from briefer.redact import mask_url
 
 StructuredMode = Literal["auto", "json_schema", "json_object", "none"]
 
@@ -113,7 +122,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str = "gpt-4o-mini"
-    base_url: str | None = None
+    base_url: str | None = Field(default=None, repr=False)  # may hold user:password@
     api_key: SecretStr | None = None
     api_key_env: str = DEFAULT_API_KEY_ENV
     concurrency: int = Field(default=4, ge=1, le=64)
@@ -136,6 +145,8 @@ class Settings(BaseModel):
     prompt_versions: dict[str, int] = Field(default_factory=dict)
     prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     origins: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Why the key was not loaded (a .env asked to send it somewhere the user did not choose).
+    refused: str | None = None
 
     @field_validator("prompt_versions", mode="before")
     @classmethod
@@ -147,11 +158,37 @@ class Settings(BaseModel):
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # Checked here so a bad URL is one line naming its setting, never the URL (it may hold
+        # a password) nor a traceback from the HTTP library.
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            raise ValueError("is not a valid URL (check the host and port)") from None
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL, like http://localhost:11434/v1")
+        return value.strip()
+
     @property
     def llm_enabled(self) -> bool:
-        """Return whether an LLM is configured: an API key, a base URL or a cassette to replay."""
+        """Return whether an LLM is configured: an API key, a base URL or a cassette to replay.
+
+        A refused key counts: the run must stop with ``refused`` rather than quietly work
+        offline or call the server without the key the user expected to be used.
+        """
         has_key = self.api_key is not None and bool(self.api_key.get_secret_value())
-        return has_key or self.base_url is not None or self.replay_path is not None
+        configured = self.base_url is not None or self.replay_path is not None
+        return has_key or configured or self.refused is not None
+
+    @property
+    def shown_base_url(self) -> str:
+        """Return the server as it may be shown anywhere: credentials masked."""
+        return mask_url(self.base_url) if self.base_url else "the OpenAI API"
 
     @property
     def model_info(self) -> ModelInfo:
@@ -261,7 +298,7 @@ def load_settings(
         ConfigError: a value cannot be used; the message names it and where it came from.
     """
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    unknown = sorted(set(given) - set(Settings.model_fields) - {"origins"})
+    unknown = sorted(set(given) - set(Settings.model_fields) - {"origins", "refused"})
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
     dotenv = _read_dotenv(env_file)
@@ -274,10 +311,43 @@ def load_settings(
     key_env = str(values.get("api_key_env") or DEFAULT_API_KEY_ENV)
     if "api_key" not in given:
         _resolve("api_key", key_env, given, dotenv, values, origins)
+    refused = untrusted_pairing(origins, key_env, values.get("base_url"), env_file)
+    if refused is not None:
+        del values["api_key"]  # never held, so it cannot be sent by mistake
     try:
-        return Settings.model_validate({**values, "origins": origins})
+        return Settings.model_validate({**values, "origins": origins, "refused": refused})
     except ValidationError as exc:
         raise ConfigError(_explain(exc, origins, key_env)) from None
+
+
+def untrusted_pairing(
+    origins: Mapping[str, str], key_env: str, base_url: object, env_file: str | Path | None
+) -> str | None:
+    """Return why a key from the environment must not be used as configured, or None.
+
+    A key from the environment goes only to a server chosen by a flag, the environment or the
+    default (the OpenAI API), and only from a variable the user chose; a key written in the
+    ``.env`` itself may go wherever that ``.env`` says (it can only leak its own key).
+    """
+    if origins.get("api_key") != "environment":
+        return None
+    offline = "or run offline with --engine extractive"
+    if origins.get("api_key_env") == ".env" and key_env != DEFAULT_API_KEY_ENV:
+        return (
+            f"{env_file} sets BRIEFER_API_KEY_ENV={key_env}, which would send that variable "
+            f"from your environment as the API key; a .env file may not choose it. If you "
+            f"meant it, pass --api-key-env {key_env} or export BRIEFER_API_KEY_ENV; else delete "
+            f"the line, {offline}"
+        )
+    if origins.get("base_url") == ".env":
+        server = mask_url(str(base_url))
+        return (
+            f"{env_file} sets OPENAI_BASE_URL={server}, which would receive the API key from "
+            f"your environment ({key_env}); a .env file may not choose where that key goes. If "
+            f"you trust the server, pass --base-url or export OPENAI_BASE_URL (or put its key in "
+            f"the same .env); else delete the line, {offline}"
+        )
+    return None
 
 
 def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
@@ -287,13 +357,17 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
         if name in {"origins", "prices"}:
             continue
         value = getattr(settings, name)
+        if name == "refused":
+            continue
         if name == "api_key":
             shown = "****** (set)" if value is not None else "(not set)"
+            if settings.refused is not None:
+                shown = "(refused: not used)"
             origin = settings.origins.get(name, "not set")
             if origin in {"environment", ".env"}:
                 origin = f"{origin} ({settings.api_key_env})"
         else:
-            shown = _show(value)
+            shown = mask_url(value) if name == "base_url" and value else _show(value)
             origin = settings.origins.get(name, "default")
         rows.append((name, shown, origin))
     info, budgets = settings.model_info, budgets_for(settings)
@@ -329,7 +403,8 @@ def _read_dotenv(env_file: str | Path | None) -> dict[str, str | None]:
     if env_file is None or not Path(env_file).is_file():
         return {}
     try:
-        return dotenv_values(env_file)
+        # No ${VAR} expansion: a value there must not be able to copy an environment variable.
+        return dotenv_values(env_file, interpolate=False)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {env_file}: {exc}; fix or remove the file") from None
 
@@ -342,7 +417,10 @@ def _explain(exc: ValidationError, origins: Mapping[str, str], key_env: str) -> 
         origin = origins.get(name, "default")
         where = f"--{name.replace('_', '-')}" if origin == "flag" else f"{variable} ({origin})"
         # Never echo the rejected value: it may be the key.
-        problems.append(f"{where}: {error['msg'].lower()}")
+        message = str(error["msg"])
+        if error["type"] == "value_error":  # our own validators' words, as written
+            message = message.removeprefix("Value error, ")
+        problems.append(f"{where}: {message[:1].lower()}{message[1:]}")
     return "invalid setting " + "; ".join(problems) + "; fix the value and run again"
 
 

@@ -1,8 +1,9 @@
 """Stores of model exchanges: the response cache, record/replay cassettes and the trace.
 
 - ``ResponseCache``: one JSON file per request under the user's cache directory, keyed by
-  the sha256 of the request payload (model, messages, schema, parameters; never the key),
-  so a re-run after an interruption repeats no finished call.
+  the sha256 of the server and the request payload (model, messages, schema, parameters;
+  never the key), so a re-run after an interruption repeats no finished call, and a reply
+  from one server is never served for another that happens to use the same model name.
 - ``Cassette``: a JSONL file of ``{"key", "request", "reply"}`` lines. Recording appends
   every exchange served; replaying serves replies by key with no network.
 - ``Tracer``: numbered JSON files of every request, reply and intermediate list of a run.
@@ -23,6 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from briefer.errors import ConfigError, LLMError
+from briefer.redact import strip_userinfo
 
 Payload = Mapping[str, object]
 
@@ -45,11 +47,23 @@ def request_key(payload: Payload) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class ResponseCache:
-    """On-disk replies keyed by request hash; unreadable entries count as misses."""
+OPENAI_API = "https://api.openai.com/v1"  # where the openai client goes without a base URL
 
-    def __init__(self, directory: Path) -> None:
+
+def server_scope(base_url: str | None) -> str:
+    """Return what names the server in cache keys: its URL without credentials in userinfo.
+
+    The query string stays (it may select a deployment); it only ever enters a sha256.
+    """
+    return strip_userinfo(base_url or OPENAI_API).rstrip("/")
+
+
+class ResponseCache:
+    """On-disk replies keyed by server and request hash; unreadable entries count as misses."""
+
+    def __init__(self, directory: Path, server: str = OPENAI_API) -> None:
         self.directory = directory
+        self.server = server
 
     def get(self, key: str) -> StoredReply | None:
         """Return the cached reply for ``key``, or None."""
@@ -69,7 +83,8 @@ class ResponseCache:
         _write_atomic(path, reply.model_dump_json())
 
     def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.json"
+        scoped = hashlib.sha256(f"{self.server}\n{key}".encode()).hexdigest()
+        return self.directory / scoped[:2] / f"{scoped}.json"
 
 
 class Cassette:

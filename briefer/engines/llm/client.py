@@ -39,7 +39,14 @@ from tenacity import (
 )
 
 from briefer.config import Settings, StructuredMode
-from briefer.engines.llm.cache import Cassette, ResponseCache, StoredReply, Tracer, request_key
+from briefer.engines.llm.cache import (
+    Cassette,
+    ResponseCache,
+    StoredReply,
+    Tracer,
+    request_key,
+    server_scope,
+)
 from briefer.engines.llm.io import Message, estimate_prompt_tokens, parse_reply, shorten
 from briefer.errors import (
     LLMAuthError,
@@ -49,6 +56,13 @@ from briefer.errors import (
     LLMUnavailableError,
 )
 from briefer.models import Usage
+from briefer.redact import (
+    install_log_redaction,
+    redact,
+    remove_log_redaction,
+    split_query,
+    url_secrets,
+)
 from briefer.tokens import count_tokens
 
 Output = TypeVar("Output", bound=BaseModel)
@@ -75,18 +89,27 @@ class LLMClient:
         self._lock = threading.Lock()
         self._usage = Usage()
         self._secret = settings.api_key.get_secret_value() if settings.api_key else ""
+        # Every value that must never be shown: the key and the base URL's credentials.
+        self._secrets = [self._secret, *url_secrets(settings.base_url or "")]
         self._replay = Cassette(settings.replay_path, "replay") if settings.replay_path else None
         self._record = Cassette(settings.record_path, "record") if settings.record_path else None
         use_cache = settings.use_cache and self._replay is None
-        self._cache = ResponseCache(settings.cache_dir) if use_cache else None
+        self._cache = (
+            ResponseCache(settings.cache_dir, server_scope(settings.base_url))
+            if use_cache
+            else None
+        )
         self._client: openai.OpenAI | None = None
         if self._replay is None:
+            base_url, query = split_query(settings.base_url) if settings.base_url else (None, {})
             self._client = openai.OpenAI(
                 api_key=self._secret or _NO_KEY,
-                base_url=settings.base_url,
+                base_url=base_url,
+                default_query=query or None,
                 timeout=settings.timeout,
                 max_retries=0,
             )
+        self._log_redaction = install_log_redaction(self._secrets)
 
     def __enter__(self) -> LLMClient:
         return self
@@ -98,6 +121,7 @@ class LLMClient:
         """Release the HTTP connection pool."""
         if self._client is not None:
             self._client.close()
+        remove_log_redaction(self._log_redaction)
 
     def usage(self) -> Usage:
         """Return calls, cache hits and tokens spent so far."""
@@ -174,7 +198,7 @@ class LLMClient:
                 break
             except openai.BadRequestError as exc:
                 if not self._fall_back(mode, exc):
-                    raise _translate(exc, self.settings, 1, self._secret) from exc
+                    raise _translate(exc, self.settings, 1, self._secrets) from exc
         self._account(reply, source, payload)
         if self._record is not None:
             self._record.record(key, payload, reply)
@@ -262,7 +286,7 @@ class LLMClient:
         except openai.BadRequestError:
             raise  # the caller may fall back to a weaker structured-output mode
         except openai.OpenAIError as exc:
-            raise _translate(exc, self.settings, attempts, self._secret) from exc
+            raise _translate(exc, self.settings, attempts, self._secrets) from exc
         return _to_stored(completion)
 
     def _account(self, reply: StoredReply, source: str, payload: dict[str, object]) -> None:
@@ -371,8 +395,10 @@ def _log_retry(state: RetryCallState) -> None:
     )
 
 
-def _translate(exc: openai.OpenAIError, settings: Settings, attempts: int, secret: str) -> LLMError:
-    where = settings.base_url or "the OpenAI API"
+def _translate(
+    exc: openai.OpenAIError, settings: Settings, attempts: int, secrets: Sequence[str]
+) -> LLMError:
+    where = settings.shown_base_url
     tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return LLMAuthError(f"authentication failed: check {settings.api_key_env}")
@@ -401,7 +427,7 @@ def _translate(exc: openai.OpenAIError, settings: Settings, attempts: int, secre
             "server's real limit"
         )
     if isinstance(exc, openai.APIStatusError):
-        detail = _scrub(shorten(str(getattr(exc, "message", exc))), secret)
+        detail = shorten(redact(str(getattr(exc, "message", exc)), secrets))
         if exc.status_code >= 500:
             return LLMUnavailableError(
                 f"the model server failed with {exc.status_code} ({tries}): try again later"
@@ -423,7 +449,3 @@ def _error_code(exc: openai.APIStatusError) -> str | None:
 def _is_context_error(exc: openai.APIStatusError) -> bool:
     text = f"{_error_code(exc) or ''} {getattr(exc, 'message', '')}".lower()
     return "context_length" in text or "context length" in text or "maximum context" in text
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "******") if secret else text

@@ -149,6 +149,9 @@ def render_prompt(
 ) -> list[dict[str, str]]:
     """Return the chat messages of ``template`` with ``variables`` substituted.
 
+    The template is split into its role blocks first and each block is filled in on its own,
+    so a value (article text) can never open, close or change a role, whatever lines it holds.
+
     Raises:
         PromptError: a placeholder has no value (all missing names are listed).
     """
@@ -158,11 +161,15 @@ def render_prompt(
             f"prompt {template.name} v{template.version} needs {', '.join(sorted(missing))}; "
             "pass every variable the template uses"
         )
-    try:
-        text = Template(template.body).substitute({k: str(v) for k, v in variables.items()})
-    except ValueError as exc:  # a stray "$" in the template itself
-        raise PromptError(f"{template.path}: {exc}; write a literal dollar as $$") from None
-    return _split_messages(text, template.path)
+    values = {k: str(v) for k, v in variables.items()}
+    messages = []
+    for role, block in _split_roles(template.body, template.path):
+        try:
+            content = Template(block).substitute(values)
+        except ValueError as exc:  # a stray "$" in the template itself
+            raise PromptError(f"{template.path}: {exc}; write a literal dollar as $$") from None
+        messages.append({"role": role, "content": content.strip()})
+    return messages
 
 
 def _split_front_matter(text: str, path: Path) -> tuple[dict[str, str], str]:
@@ -178,14 +185,12 @@ def _split_front_matter(text: str, path: Path) -> tuple[dict[str, str], str]:
     return header, "\n".join(lines[end + 1 :])
 
 
-def _split_messages(text: str, path: Path) -> list[dict[str, str]]:
-    parts = _ROLE_LINE.split(text)
+def _split_roles(body: str, path: Path) -> list[tuple[str, str]]:
+    """Return the ``(role, template text)`` blocks of a template body, before substitution."""
+    parts = _ROLE_LINE.split(body)
     if parts[0].strip():
         raise PromptError(f"{path}: text before the first [system] or [user] line")
-    messages = [
-        {"role": role, "content": content.strip()}
-        for role, content in zip(parts[1::2], parts[2::2], strict=True)
-    ]
-    if not messages:
+    blocks = list(zip(parts[1::2], parts[2::2], strict=True))
+    if not blocks:
         raise PromptError(f"{path}: no [system] or [user] block")
-    return messages
+    return blocks
