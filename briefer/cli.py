@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.core
 
 from briefer import __version__
 from briefer.errors import BrieferError, ConfigError, OutputError, SourceError
@@ -26,12 +27,44 @@ from briefer.verify import (
 )
 
 if TYPE_CHECKING:
+    from typer._click.core import Context, Parameter
+
     from briefer.config import Settings
     from briefer.engines.llm.engine import LLMEngine
     from briefer.models import Briefing
 
+
+class _ManyArgument(typer.core.TyperArgument):
+    """An argument taking several values: its help shows ``articles...``, not ``<list[str]>``."""
+
+    def display_type_rich(self, ctx: Context) -> str | None:
+        return None
+
+
+def _plain_help(params: list[Parameter]) -> list[Parameter]:
+    """Keep Python type names out of the help: no ``<bool>`` after a flag, no ``<list[str]>``."""
+    for param in params:
+        if isinstance(param, typer.core.TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+        elif type(param) is typer.core.TyperArgument and param.nargs != 1:
+            # typer prints a list argument's Python type whatever its metavar says.
+            param.__class__ = _ManyArgument
+    return params
+
+
+class _Command(typer.core.TyperCommand):
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return _plain_help(super().get_params(ctx))
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return _plain_help(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="briefer",
+    cls=_Group,
     help=(
         "Turn a pile of articles into a one-page briefing in which every bullet cites the "
         "source passages it came from.\n\n"
@@ -115,6 +148,15 @@ class Verification(StrEnum):
     llm = "llm"
 
 
+class Structured(StrEnum):
+    """Structured-output modes (``config.StructuredMode``), as the --structured choices."""
+
+    auto = "auto"
+    json_schema = "json_schema"
+    json_object = "json_object"
+    none = "none"
+
+
 class EngineChoice(StrEnum):
     auto = "auto"
     llm = "llm"
@@ -124,7 +166,7 @@ class EngineChoice(StrEnum):
 _LLM = "LLM engine (an API key or --base-url selects it)"
 
 
-@app.command(help=_BRIEF_HELP)
+@app.command(cls=_Command, help=_BRIEF_HELP)
 def brief(
     articles: Annotated[list[str], typer.Argument(help="Files, directories, or - for stdin.")],
     length: Annotated[
@@ -167,15 +209,26 @@ def brief(
         typer.Option("--engine", help="auto: the LLM when configured, else extractive."),
     ] = EngineChoice.auto,
     model: Annotated[
-        str | None, typer.Option(help="Model name [env BRIEFER_MODEL].", rich_help_panel=_LLM)
+        str | None,
+        typer.Option(
+            metavar="<name>", help="Model name (env BRIEFER_MODEL).", rich_help_panel=_LLM
+        ),
     ] = None,
     base_url: Annotated[
         str | None,
-        typer.Option(help="OpenAI-compatible server [env OPENAI_BASE_URL].", rich_help_panel=_LLM),
+        typer.Option(
+            metavar="<url>",
+            help="OpenAI-compatible server (env OPENAI_BASE_URL).",
+            rich_help_panel=_LLM,
+        ),
     ] = None,
     api_key_env: Annotated[
         str | None,
-        typer.Option(help="Variable holding the API key [OPENAI_API_KEY].", rich_help_panel=_LLM),
+        typer.Option(
+            metavar="<variable>",
+            help="Variable holding the API key (default OPENAI_API_KEY; env BRIEFER_API_KEY_ENV).",
+            rich_help_panel=_LLM,
+        ),
     ] = None,
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Parallel map calls.", rich_help_panel=_LLM)
@@ -188,8 +241,11 @@ def brief(
         typer.Option(help="Override the model's context window.", rich_help_panel=_LLM),
     ] = None,
     structured: Annotated[
-        str | None,
-        typer.Option(help="auto, json_schema or json_object.", rich_help_panel=_LLM),
+        Structured | None,
+        typer.Option(
+            help="How replies are held to the schema (none: plain text, validated by briefer).",
+            rich_help_panel=_LLM,
+        ),
     ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Bypass the response cache.", rich_help_panel=_LLM)
@@ -245,7 +301,7 @@ def brief(
         "concurrency": concurrency,
         "temperature": temperature,
         "context_window": context_window,
-        "structured": structured,
+        "structured": structured.value if structured is not None else None,
         "use_cache": False if no_cache else None,
         "record_path": record,
         "replay_path": replay,
@@ -348,6 +404,7 @@ def _usage_line(usage: Usage, started: float) -> str:
 
 
 @app.command(
+    cls=_Command,
     help=(
         "Re-check an existing briefing (our JSON) against its evidence; exit 3 if any bullet "
         "fails.\n\n"
@@ -355,7 +412,7 @@ def _usage_line(usage: Usage, started: float) -> str:
         "them, the sources are read and chunked again.\n\n"
         "Example:\n\n  briefer verify brief.json\n\n"
         "  briefer verify brief.json examples/istanbul-talks/articles/*.txt"
-    )
+    ),
 )
 def verify(
     briefing: Annotated[Path, typer.Argument(help="A briefing written with --format json.")],
@@ -375,8 +432,9 @@ def verify(
 
 
 @app.command(
+    cls=_Command,
     help="Show the effective settings and where each came from (secrets masked).\n\n"
-    "Example:\n\n  briefer config"
+    "Example:\n\n  briefer config",
 )
 def config() -> None:
     from briefer.config import describe_settings, load_settings
@@ -394,8 +452,9 @@ def config() -> None:
 
 
 @app.command(
+    cls=_Command,
     help="List the prompt templates, their versions and hashes.\n\n"
-    "Example:\n\n  briefer prompts\n\n  briefer prompts --prompts-dir my-prompts"
+    "Example:\n\n  briefer prompts\n\n  briefer prompts --prompts-dir my-prompts",
 )
 def prompts(
     prompts_dir: Annotated[Path | None, typer.Option(help="Folder of prompt overrides.")] = None,
@@ -411,10 +470,11 @@ def prompts(
 
 
 @app.command(
+    cls=_Command,
     help=(
         "Re-run the golden examples under DIR and report any drift.\n\n"
         "Example:\n\n  briefer check examples\n\n  briefer check examples --update"
-    )
+    ),
 )
 def check(
     directory: Annotated[Path, typer.Argument(help="Folder of golden examples.")] = Path(
@@ -439,7 +499,9 @@ def check(
         raise typer.Exit(code=1)
 
 
-@app.command(help="Print the JSON Schema of the JSON output.\n\nExample:\n\n  briefer schema")
+@app.command(
+    cls=_Command, help="Print the JSON Schema of the JSON output.\n\nExample:\n\n  briefer schema"
+)
 def schema() -> None:
     typer.echo(briefing_schema(), nl=False)
 

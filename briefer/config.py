@@ -231,9 +231,15 @@ def parse_prompt_versions(text: object) -> dict[str, int]:
 
 def lookup_model(model: str) -> ModelInfo:
     """Return what ``KNOWN_MODELS`` says about ``model`` (longest prefix match), else a default."""
+    family = known_family(model)
+    return KNOWN_MODELS[family] if family is not None else UNKNOWN_MODEL
+
+
+def known_family(model: str) -> str | None:
+    """Return the ``KNOWN_MODELS`` entry ``model`` belongs to (longest prefix), or None."""
     name = model.lower().rsplit("/", 1)[-1]  # "openai/gpt-4o" as some proxies spell it
     matches = [prefix for prefix in KNOWN_MODELS if name.startswith(prefix)]
-    return KNOWN_MODELS[max(matches, key=len)] if matches else UNKNOWN_MODEL
+    return max(matches, key=len) if matches else None
 
 
 def lookup_price(settings: Settings) -> Price | None:
@@ -371,8 +377,7 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
             origin = settings.origins.get(name, "default")
         rows.append((name, shown, origin))
     info, budgets = settings.model_info, budgets_for(settings)
-    known = "known models table" if settings.context_window is None else "context_window"
-    rows.append(("model context window", f"{info.context_window} tokens", known))
+    rows.append(("model context window", f"{info.context_window} tokens", _window_origin(settings)))
     rows.append(("map tokens per call", str(budgets.map_tokens), "derived"))
     rows.append(("reduce tokens per call", str(budgets.reduce_tokens), "derived"))
     rows.append(("one-call reply tokens", str(budgets.brief_tokens), "derived, standard length"))
@@ -381,6 +386,15 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
     shown_price = f"${price.input}/${price.output} per 1M in/out" if price else "unknown"
     rows.append(("price", shown_price, "prices table"))
     return rows
+
+
+def _window_origin(settings: Settings) -> str:
+    if settings.context_window is not None:
+        return f"context_window, {settings.origins.get('context_window', 'set')}"
+    family = known_family(settings.model)
+    if family is not None:
+        return f"known models table: {family}"
+    return "assumed: model not in the known models table; set --context-window"
 
 
 def _resolve(
