@@ -40,6 +40,7 @@ from tenacity import (
 
 from briefer.config import Settings, StructuredMode
 from briefer.engines.llm.cache import (
+    OPENAI_API,
     Cassette,
     ResponseCache,
     StoredReply,
@@ -101,7 +102,8 @@ class LLMClient:
         )
         self._client: openai.OpenAI | None = None
         if self._replay is None:
-            base_url, query = split_query(settings.base_url) if settings.base_url else (None, {})
+            # Always explicit: the openai client must not look OPENAI_BASE_URL up on its own.
+            base_url, query = split_query(settings.base_url or OPENAI_API)
             self._client = openai.OpenAI(
                 api_key=self._secret or _NO_KEY,
                 base_url=base_url,
