@@ -360,11 +360,9 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
     """Return ``(name, value, origin)`` rows for ``briefer config``; the API key is masked."""
     rows: list[tuple[str, str, str]] = []
     for name in Settings.model_fields:
-        if name in {"origins", "prices"}:
+        if name in {"origins", "prices", "refused"}:
             continue
         value = getattr(settings, name)
-        if name == "refused":
-            continue
         if name == "api_key":
             shown = "****** (set)" if value is not None else "(not set)"
             if settings.refused is not None:

@@ -2,9 +2,9 @@
 
 A credential can reach briefer in two places: the API key, and the base URL, which may carry
 ``user:password@`` or a key in its query string (``?api_key=...``). ``mask_url`` is how a URL
-is shown anywhere (``briefer config``, errors, keys of the response cache); ``redact`` removes
-every known secret value from a text; ``RedactingFilter`` does the same to log records of the
-HTTP libraries, which print the full request URL.
+is shown anywhere (``briefer config``, errors); ``redact`` removes every known secret value
+from a text (a server's error message may echo the URL); ``RedactingFilter`` does the same to
+log records of the HTTP libraries, which print the full request URL.
 """
 
 from __future__ import annotations
