@@ -184,6 +184,28 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def listed_claims(user: str) -> list[tuple[str, str]]:
+    """Return ``(id, text)`` of each item a reduce prompt lists, in order.
+
+    reduce v1 lists ``id [S1,S3] text`` lines; v2 lists ``id text`` lines under a header
+    ``[S1] title`` (or ``[S1, S3]``) per set of sources, up to the next blank line.
+    """
+    listed: list[tuple[str, str]] = []
+    under_header = False
+    for line in user.splitlines():
+        head, sep, text = line.partition("] ")
+        if sep and " [S" in head:
+            listed.append((head.split(" [", 1)[0], text))
+        elif line.startswith(("[S", "[no source]")):
+            under_header = True
+        elif under_header and " " in line.strip():
+            claim_id, text = line.split(" ", 1)
+            listed.append((claim_id, text))
+        else:
+            under_header = False
+    return listed
+
+
 def echo_model(request: dict[str, Any]) -> Reply:
     """Return a scripted stand-in model's reply: it restates what it is shown, nothing more.
 
@@ -220,11 +242,7 @@ def echo_model(request: dict[str, Any]) -> Reply:
             }
         )
     if kind == "ReduceOutput":
-        bullets = []
-        for line in user.splitlines():
-            head, sep, text = line.partition("] ")
-            if sep and " [S" in head:
-                bullets.append({"text": text, "claim_ids": [head.split(" [", 1)[0]]})
+        bullets = [{"text": text, "claim_ids": [cid]} for cid, text in listed_claims(user)]
         return Reply.json(
             {
                 "title": "Echo briefing",

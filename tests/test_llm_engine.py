@@ -185,7 +185,9 @@ def test_map_reduce_happy_path(fake_openai: FakeOpenAI, llm_settings: SettingsFa
     assert briefing.provenance.model == "gpt-4o-mini"
     map_prompt, reduce_prompt = (user_text(r) for r in fake_openai.requests)
     assert "[S1.P1] The talks began late" in map_prompt and "[S2.P2] Medinsky" in map_prompt
-    assert "K1 [S1] The talks lasted barely over an hour." in reduce_prompt
+    # reduce v2: each claim once as "id text", under one header per source
+    assert "\nK1 The talks lasted barely over an hour." in reduce_prompt
+    assert reduce_prompt.count("[S1] ") == 1
     assert "Analysts:" in reduce_prompt and "At most 250 words" in reduce_prompt
 
 
@@ -467,11 +469,11 @@ def test_hierarchical_reduce_when_claims_exceed_the_budget(
     with LLMEngine(llm_settings(context_window=2048, single_call=False)) as engine:
         briefing = build_briefing(sources, engine, BriefOptions(max_words=500))
         claims_tokens = engine.budgets.reduce_tokens
-    reduce_requests = [r for r in fake_openai.requests if "Claims, each as" in user_text(r)]
+    reduce_requests = [r for r in fake_openai.requests if 'Claims, as "id text"' in user_text(r)]
     assert len(reduce_requests) >= 3  # at least two partial reduces and the final one
     assert any("one part of a larger set" in user_text(r) for r in reduce_requests)
     final = user_text(reduce_requests[-1])
-    assert re.search(r"^L\d+\.\d+\.\d+ \[", final, re.MULTILINE)  # it merges partial bullets
+    assert re.search(r"^L\d+\.\d+\.\d+ ", final, re.MULTILINE)  # it merges partial bullets
     assert claims_tokens < 1024
     assert briefing.bullets
     for shown in briefing.bullets:

@@ -7,7 +7,6 @@ listed item as a bullet); claim texts are sentences of the seed articles.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import SettingsFactory
-from fake_openai import FakeOpenAI, echo_model, merging_echo_model
+from fake_openai import FakeOpenAI, echo_model, listed_claims, merging_echo_model
 from test_shortlist import BODIES, CRITICIZED, DAMAGE, EXCHANGE, OCCUPIES, PUTIN, TEXTS, claim
 from test_shortlist import sources as make_sources
 
@@ -65,7 +64,7 @@ def user_text(request: dict[str, Any]) -> str:
 
 def listed_ids(request: dict[str, Any]) -> list[str]:
     """Return the ids of the items a reduce request lists."""
-    return re.findall(r"^(\S+) \[S[\d,S]*\] ", user_text(request), re.MULTILINE)
+    return [claim_id for claim_id, _ in listed_claims(user_text(request))]
 
 
 def cited(draft: Draft) -> set[str]:

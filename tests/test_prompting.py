@@ -97,13 +97,14 @@ def test_unknown_template_and_version(tmp_path: Path) -> None:
 
 
 def test_user_directory_overrides_and_adds_versions(tmp_path: Path) -> None:
-    bundled = (PROMPTS / "map.v1.md").read_text(encoding="utf-8")
-    _write(tmp_path, "map.v1.md", bundled.replace("news articles", "press releases"))
-    _write(tmp_path, "map.v2.md", bundled.replace("version: 1", "version: 2"))
-    overridden = load_prompt("map", None, tmp_path)
-    assert overridden.path == tmp_path / "map.v1.md"
-    assert overridden.sha256 != load_prompt("map").sha256
-    assert load_prompt("map", 2, tmp_path).version == 2
+    bundled = (PROMPTS / "repair.v1.md").read_text(encoding="utf-8")
+    assert DEFAULT_VERSIONS["repair"] == 1
+    _write(tmp_path, "repair.v1.md", bundled.replace("You correct", "You fix"))
+    _write(tmp_path, "repair.v2.md", bundled.replace("version: 1", "version: 2"))
+    overridden = load_prompt("repair", None, tmp_path)
+    assert overridden.path == tmp_path / "repair.v1.md"
+    assert overridden.sha256 != load_prompt("repair").sha256
+    assert load_prompt("repair", 2, tmp_path).version == 2
 
 
 def test_header_must_match_the_file_name(tmp_path: Path) -> None:
@@ -130,6 +131,7 @@ def test_bundled_templates_render_with_the_engine_variables() -> None:
         "passages": "[S1.P1] The talks began late.",
         "sources": "S1: Talks",
         "claims": "K1 [S1] The talks began late.",
+        "claims_by_source": "[S1] Talks\nK1 The talks began late.",
         "scope": "These are all the claims.",
         "max_words": 120,
     }
@@ -141,11 +143,12 @@ def test_bundled_templates_render_with_the_engine_variables() -> None:
 
 def test_describe_prompts_marks_default_selected_and_user(tmp_path: Path) -> None:
     bundled = (PROMPTS / "reduce.v1.md").read_text(encoding="utf-8")
-    _write(tmp_path, "reduce.v2.md", bundled.replace("version: 1", "version: 2"))
-    rows = {(r[0], r[1]): r for r in describe_prompts(tmp_path, {"reduce": 2})}
-    assert rows[("map", "v1")][2] == "default"
+    _write(tmp_path, "reduce.v3.md", bundled.replace("version: 1", "version: 3"))
+    rows = {(r[0], r[1]): r for r in describe_prompts(tmp_path, {"reduce": 3})}
+    assert rows[("repair", "v1")][2] == "default"
     assert rows[("reduce", "v1")][2] == ""
-    assert rows[("reduce", "v2")][2] == "selected (user)"
+    assert rows[("reduce", "v3")][2] == "selected (user)"
     assert (
-        rows[("map", "v1")][3] == hashlib.sha256((PROMPTS / "map.v1.md").read_bytes()).hexdigest()
+        rows[("repair", "v1")][3]
+        == hashlib.sha256((PROMPTS / "repair.v1.md").read_bytes()).hexdigest()
     )

@@ -141,8 +141,37 @@ def render_sources(sources: Sequence[Source]) -> str:
 
 
 def render_items(items: Sequence[ReduceItem]) -> str:
-    """Return reduce input lines ``id [S1,S3] text``."""
+    """Return reduce input lines ``id [S1,S3] text`` (reduce v1; budgets are counted in these)."""
     return "\n".join(f"{i.id} [{','.join(i.source_ids)}] {' '.join(i.text.split())}" for i in items)
+
+
+def render_items_by_source(items: Sequence[ReduceItem], sources: Sequence[Source]) -> str:
+    """Return ``items`` as ``id text`` lines under one header per set of sources (reduce v2).
+
+    A header names its sources once (``[S2] title``, with what a republication repeats; a
+    claim drawn from several sources sits under ``[S1, S3]``), and only sources some item
+    cites are listed, so no line repeats what another already says. Groups keep the order in
+    which their first item comes.
+    """
+    by_id = {s.id: s for s in sources}
+    groups: dict[tuple[str, ...], list[ReduceItem]] = {}
+    for item in items:
+        groups.setdefault(tuple(item.source_ids), []).append(item)
+    blocks = []
+    for source_ids, members in groups.items():
+        header = f"[{', '.join(source_ids) or 'no source'}]"
+        if len(source_ids) == 1 and source_ids[0] in by_id:
+            header += " " + _source_label(by_id[source_ids[0]])
+        lines = [f"{i.id} {' '.join(i.text.split())}" for i in members]
+        blocks.append("\n".join([header, *lines]))
+    return "\n".join(blocks)
+
+
+def _source_label(source: Source) -> str:
+    label = " ".join(source.title.split())
+    if source.duplicate_of:
+        label += f" (republishes {source.duplicate_of})"
+    return label
 
 
 def count_words(text: str) -> int:
@@ -160,18 +189,23 @@ def pack_chunks(chunks: Sequence[Chunk], budget: int) -> list[list[Chunk]]:
 
 
 def pack_chunk_stream(chunks: Iterable[Chunk], budget: int) -> Iterator[list[Chunk]]:
-    """Yield the groups ``pack_chunks`` returns, each as soon as the next chunk closes it."""
+    """Yield the groups ``pack_chunks`` returns, each as soon as the next chunk closes it.
+
+    A chunk that does not fit the room left in a group gives the group the passages that do
+    (in order, keeping its id) and starts the next group with the rest, so every call but
+    the last is filled close to ``budget``: fewer calls, each repeating the prompt once.
+    """
     group: list[Chunk] = []
     used = 0
     for chunk in (part for whole in chunks for part in _fit_chunk(whole, budget)):
-        if group and used + chunk.n_tokens <= budget:
-            group.append(chunk)
-            used += chunk.n_tokens
-        else:
-            if group:
-                yield group
-            group = [chunk]
-            used = chunk.n_tokens
+        if group and used + chunk.n_tokens > budget:
+            head, chunk = _split_to_fit(chunk, budget - used)
+            if head is not None:
+                group.append(head)
+            yield group
+            group, used = [], 0
+        group.append(chunk)
+        used += chunk.n_tokens
     if group:
         yield group
 
@@ -242,6 +276,22 @@ def _fit_chunk(chunk: Chunk, budget: int) -> list[Chunk]:
         parts[-1].append(passage)
         used += passage.n_tokens
     return [_with_passages(chunk, part) for part in parts]
+
+
+def _split_to_fit(chunk: Chunk, room: int) -> tuple[Chunk | None, Chunk]:
+    """Return the leading passages of ``chunk`` within ``room`` tokens (or None) and the rest."""
+    used = taken = 0
+    for passage in chunk.passages[:-1]:  # the rest keeps at least one passage
+        if used + passage.n_tokens > room:
+            break
+        used += passage.n_tokens
+        taken += 1
+    if taken == 0:
+        return None, chunk
+    return (
+        _with_passages(chunk, chunk.passages[:taken]),
+        _with_passages(chunk, chunk.passages[taken:]),
+    )
 
 
 def _with_passages(chunk: Chunk, passages: list[Passage]) -> Chunk:

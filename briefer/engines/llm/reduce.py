@@ -28,6 +28,7 @@ from briefer.engines.llm.io import (
     claim_sources,
     pack_items,
     render_items,
+    render_items_by_source,
     render_sources,
 )
 from briefer.engines.llm.prompts import PromptTemplate, render_prompt
@@ -168,8 +169,7 @@ class Reducer:
             {
                 "audience": options.audience,
                 "audience_guidance": audience_guidance(options),
-                "sources": render_sources(sources),
-                "claims": render_items(items),
+                **claim_listing(self.template, items, sources),
                 "scope": scope,
                 "max_words": options.max_words,
             },
@@ -179,6 +179,25 @@ class Reducer:
     def _trace(self, label: str, data: object) -> None:
         if self.tracer is not None:
             self.tracer.write(label, data)
+
+
+def claim_listing(
+    template: PromptTemplate, items: Sequence[ReduceItem], sources: Sequence[Source]
+) -> dict[str, str]:
+    """Return the claim-list variables ``template`` uses.
+
+    reduce v1 lists every source, then each claim with its source ids; v2 lists each claim
+    under its sources' one header (``render_items_by_source``), and only the sources cited.
+    """
+    wanted = set(template.variables)
+    values = {}
+    if "claims_by_source" in wanted:
+        values["claims_by_source"] = render_items_by_source(items, sources)
+    if "claims" in wanted:
+        values["claims"] = render_items(items)
+    if "sources" in wanted:
+        values["sources"] = render_sources(sources)
+    return values
 
 
 def to_draft(output: ReduceOutput, claim_ids: dict[str, list[str]]) -> Draft:
