@@ -1,4 +1,4 @@
-"""Time briefer's LLM engine and LangChain's map-reduce summarisation on one fake server (issue 3).
+"""Time briefer's LLM engine against LangChain's map-reduce on one fake server (issues 3, 9).
 
 Both systems brief the same N articles (default 100: the seed articles, the eval-dev news
 documents, then eval-dev faithfulness sources; written to a temporary directory) through the
@@ -10,18 +10,36 @@ replies: one claim per passage, then one bullet per claim. LangChain's plain pro
 plain text: the first sentence of each paragraph.
 
 LangChain 1.x no longer ships ``load_summarize_chain`` (it moved to ``langchain-classic``),
-so the LangChain side is the map-reduce recipe of its summarisation tutorial, built from
-its primitives. ``RecursiveCharacterTextSplitter`` splits the documents into chunks of 1,000
-tokens. ``ChatPromptTemplate | ChatOpenAI | StrOutputParser`` maps each chunk to a summary
-with ``.batch(max_concurrency=C)``. Summaries are collapsed in groups of at most
-``token_max`` tokens until they fit, the tutorial's ``split_list_of_docs`` loop. One final
-reduce call writes the summary.
+so the LangChain side is the map-reduce recipe of its summarisation tutorial, built from its
+primitives: a token-counting text splitter makes the chunks, ``ChatPromptTemplate |
+ChatOpenAI | StrOutputParser`` maps each to a summary with ``.batch(max_concurrency=C)``,
+summaries are collapsed in groups of at most ``token_max`` tokens until they fit (the
+tutorial's ``split_list_of_docs`` loop), and one final reduce call writes the summary. It
+runs twice (issue 9):
+
+- **LangChain matched**: briefer's budgets for the same model. The articles are "stuffed"
+  into one text (joined by blank lines, as the stuff chain joins documents) and split by
+  ``RecursiveCharacterTextSplitter.from_tiktoken_encoder`` into chunks of briefer's map-call
+  input budget; ``token_max`` is briefer's reduce budget.
+- **LangChain defaults**: the tutorial's own settings: each article split on its own by
+  ``CharacterTextSplitter.from_tiktoken_encoder(chunk_size=1000, chunk_overlap=0)``,
+  ``token_max`` 1,000.
+
+When every article fits the model's context, the tutorial advises "stuff" (one call) instead:
+that runs as a third LangChain column.
+
+Targets: briefer's wall time <= 1.15 x (the stage-aware latency bound, sum over sequential
+stages of ceil(calls / concurrency) x latency, plus a CPU allowance: the CPU seconds this
+process spent in the same run; the server runs in a process of its own) + 0.3 s; tokens sent
+<= 0.8 x LangChain matched's. Each system runs ``--runs`` times (default 3), interleaved;
+wall and CPU times are medians.
 
 Usage (from the repository root; LangChain is bench-only)::
 
-    pip install langchain langchain-openai langchain-text-splitters
-    python bench/bench_llm.py
-    python bench/bench_llm.py --articles 200 --latency 0.3 --concurrency 8 --model llama3
+    pip install -c requirements.lock -e '.[dev,bench]'
+    python bench/bench_llm.py                 # gpt-4o-mini: 128k context
+    python bench/bench_llm.py --model llama3  # an 8k context
+    python bench/bench_llm.py --articles 200 --latency 0.3 --concurrency 8 --runs 1
 """
 
 from __future__ import annotations

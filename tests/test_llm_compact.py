@@ -35,7 +35,7 @@ CLAIMS = [
     claim("K6", BODIES[0], "S1.P3"),
     claim("K7", BODIES[1], "S3.P3"),
     claim("K8", BODIES[2], "S1.P4"),
-    claim("K9", BODIES[2], "S3.P4"),
+    claim("K9", "A third round of talks is planned for July.", "S3.P4"),
 ]
 SOURCES = make_sources(4)
 OPTIONS = BriefOptions(max_words=120)
@@ -80,7 +80,7 @@ def test_reduce_v2_lists_each_cited_source_once_and_each_claim_once(
     assert listed_claims(text) == [
         (c.id, c.text) for c in (CLAIMS[n] for n in (0, 1, 5, 7, 2, 3, 4, 6, 8))
     ]
-    assert lines.index("[S3] Report S3") < lines.index(f"K9 {BODIES[2]}")
+    assert lines.index("[S3] Report S3") < lines.index(f"K9 {CLAIMS[8].text}")
 
 
 def test_a_claim_from_several_sources_sits_under_one_header_naming_them() -> None:
@@ -181,3 +181,21 @@ def test_map_v2_sends_fewer_fixed_tokens_than_v1_and_states_the_reply_shape_once
     assert v2 < v1 - 60
     text = "".join(m["content"] for m in render_prompt(load_prompt("map", 2), values))
     assert text.count('"passage_id"') == 1 and text.count("[S1.P1] The talks began late.") == 1
+
+
+def test_reduce_v2_lists_a_republished_claim_once_and_its_id_stands_for_both(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    original = claim("K1", "Russia’s delegation left after an hour.", "S1.P1")
+    copy = claim("K2", "Russia's  delegation left after an hour.", "S2.P1")  # typography only
+    other = claim("K3", DAMAGE, "S2.P2")
+    sources = [SOURCES[0], SOURCES[1].model_copy(update={"duplicate_of": "S1"})]
+    fake_openai.responder = echo_model
+    with LLMClient(llm_settings()) as client:
+        reducer = Reducer(client, load_prompt("reduce", 2), 100_000, 1, [])
+        draft = reducer.reduce([original, copy, other], sources, OPTIONS)
+    text = user_text(fake_openai.requests[0])
+    assert listed_claims(text) == [("K1", original.text), ("K3", DAMAGE)]
+    assert "[S1, S2] S2 republishes S1" in text.splitlines()
+    cited = [b.claim_ids for s in draft.sections for b in s.bullets]
+    assert ["K1", "K2"] in cited  # the echo cites K1: the bullet stands on both copies

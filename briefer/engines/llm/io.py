@@ -162,6 +162,10 @@ def render_items_by_source(items: Sequence[ReduceItem], sources: Sequence[Source
         header = f"[{', '.join(source_ids) or 'no source'}]"
         if len(source_ids) == 1 and source_ids[0] in by_id:
             header += " " + _source_label(by_id[source_ids[0]])
+        else:  # several sources: say which repeat another
+            copies = [by_id[i] for i in source_ids if i in by_id and by_id[i].duplicate_of]
+            if copies:
+                header += " " + "; ".join(f"{c.id} republishes {c.duplicate_of}" for c in copies)
         lines = [f"{i.id} {' '.join(i.text.split())}" for i in members]
         blocks.append("\n".join([header, *lines]))
     return "\n".join(blocks)

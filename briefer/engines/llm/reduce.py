@@ -72,7 +72,9 @@ class Reducer:
         self, claims: Sequence[Claim], sources: Sequence[Source], options: BriefOptions
     ) -> Draft:
         """Return the draft of ``claims``: merged, ranked bullets within ``options.max_words``."""
-        items = _as_claim_items(claims)
+        # reduce v2 lists a claim repeated word for word (a republication) once.
+        merge_repeats = "claims_by_source" in self.template.variables
+        items = _as_claim_items(claims, merge_repeats)
         rank: dict[str, int] = {}
         if _tokens(items) > self.budget:
             groups = rank_claims(claims, sources, options)
@@ -80,7 +82,7 @@ class Reducer:
             kept = shortlist_claims(claims, sources, options, self.budget, groups)
             if len(kept) < len(claims):
                 self._note_shortlist(claims, kept, groups, options)
-                items = _as_claim_items(kept)
+                items = _as_claim_items(kept, merge_repeats)
         for level in range(1, MAX_LEVELS + 1):
             if _tokens(items) <= self.budget:
                 break
@@ -330,11 +332,38 @@ def _audience_name(options: BriefOptions) -> str:
     return f"{preset.value} readers" if preset is not None else f"'{options.audience}'"
 
 
-def _as_claim_items(claims: Sequence[Claim]) -> list[ReduceItem]:
+def _as_claim_items(claims: Sequence[Claim], merge_repeats: bool = False) -> list[ReduceItem]:
+    """Return one item per claim, or with ``merge_repeats`` one per distinct claim text
+    (``_same_text_key``).
+
+    A merged item takes its first claim's id and stands for every claim of that text, so a
+    bullet citing it cites all their sources.
+    """
+    if not merge_repeats:
+        return [
+            ReduceItem(id=c.id, text=c.text, source_ids=claim_sources(c), claim_ids=[c.id])
+            for c in claims
+        ]
+    by_text: dict[str, list[Claim]] = {}
+    for claim in claims:
+        by_text.setdefault(_same_text_key(claim.text), []).append(claim)
     return [
-        ReduceItem(id=c.id, text=c.text, source_ids=claim_sources(c), claim_ids=[c.id])
-        for c in claims
+        ReduceItem(
+            id=same[0].id,
+            text=same[0].text,
+            source_ids=list(dict.fromkeys(s for c in same for s in claim_sources(c))),
+            claim_ids=[c.id for c in same],
+        )
+        for same in by_text.values()
     ]
+
+
+_STRAIGHT_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def _same_text_key(text: str) -> str:
+    """Return ``text`` as compared for repeats: spacing and typographic quotes do not count."""
+    return " ".join(text.translate(_STRAIGHT_QUOTES).split())
 
 
 def _best_within(
