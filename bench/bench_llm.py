@@ -621,6 +621,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.latency * 1000:.0f} ms per call, concurrency {args.concurrency}, model "
         f"{args.model} (scripted stand-in), {args.runs} timed runs of each\n"
     )
+    print(
+        f"Machine contention: a CPU-bound loop took {machine_contention():.2f}x its CPU time in "
+        "wall time (1.00 on an idle core; CPU-bound steps stretch by about this much)\n"
+    )
     summaries = [summarise(runs, args.concurrency, args.latency) for runs in results.values()]
     failures = print_table(summaries, source_tokens, args.runs)
     print()
@@ -631,6 +635,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in briefer.timings.items())
     print(f"{briefer.system}: seconds per stage (first run): {stages}")
     return 1 if failures and args.strict else 0
+
+
+def machine_contention(cpu_seconds: float = 0.3) -> float:
+    """Return wall / CPU time of a pure-Python loop: 1.0 on an idle core, more when shared."""
+    cpu_started, started = time.process_time(), time.perf_counter()
+    while time.process_time() - cpu_started < cpu_seconds:
+        sum(range(10_000))
+    return (time.perf_counter() - started) / (time.process_time() - cpu_started)
 
 
 def briefer_budgets(server: ServerProcess, model: str) -> Budgets:

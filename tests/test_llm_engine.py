@@ -787,7 +787,9 @@ def test_plan_of_a_run_that_shortlists_predicts_its_calls(
     fake_openai.responder = echo_model  # restates every claim: nothing merges
     for copy in range(4):  # a pile whose claims overflow one reduce call
         for article in sorted(EXAMPLE.rglob("*.txt")):
-            (tmp_path / f"{copy}-{article.name}").write_bytes(article.read_bytes())
+            # Each copy's sentences differ, so reduce v2 cannot list them once as repeats.
+            text = article.read_text(encoding="utf-8").replace(". ", f" ({copy}). ")
+            (tmp_path / f"{copy}-{article.name}").write_text(text, encoding="utf-8")
     sources = read_sources([str(tmp_path)])
     chunks = chunks_of(sources)
     settings = llm_settings(context_window=8192, single_call=False, use_cache=False)
