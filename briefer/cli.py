@@ -408,8 +408,10 @@ def _usage_line(usage: Usage, started: float) -> str:
     help=(
         "Re-check an existing briefing (our JSON) against its evidence; exit 3 if any bullet "
         "fails.\n\n"
-        "Without SOURCES each bullet is checked against the passages stored in the JSON; with "
-        "them, the sources are read and chunked again.\n\n"
+        "Without SOURCES each bullet is checked against the passages stored in the JSON, which "
+        "shows only that the briefing is consistent with itself; with them, the sources are "
+        "read and chunked again, and a source whose sha256 differs from the one recorded in "
+        "the briefing fails.\n\n"
         "Example:\n\n  briefer verify brief.json\n\n"
         "  briefer verify brief.json examples/istanbul-talks/articles/*.txt"
     ),

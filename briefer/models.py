@@ -72,7 +72,7 @@ class Source(_Frozen):
     blocks: list[Span]
     dropped: list[DroppedBlock] = []
     encoding: str = "utf-8"
-    sha256: str
+    sha256: str = Field(description="SHA-256 (hex) of the bytes read, before decoding.")
     duplicate_of: str | None = None
     published: date | None = None
 
@@ -177,7 +177,10 @@ class SourceRef(_Frozen):
     id: str
     title: str
     origin: str
-    sha256: str
+    sha256: str = Field(
+        description="SHA-256 (hex) of the source's bytes as read; `briefer verify` with the "
+        "sources fails on a source whose bytes no longer have it."
+    )
     duplicate_of: str | None = None
     published: date | None = None
 

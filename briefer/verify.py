@@ -61,6 +61,16 @@ class BulletFailure:
 
 
 @dataclass(frozen=True)
+class SourceChange:
+    """A source whose bytes differ from those the briefing was made from."""
+
+    source_id: str
+    origin: str  # the file given to verify
+    recorded: str  # sha256 stored in the briefing
+    found: str  # sha256 of the file now
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     """The outcome of re-checking one briefing."""
 
@@ -70,11 +80,13 @@ class VerifyResult:
     failures: list[BulletFailure] = field(default_factory=list)
     changed_passages: list[str] = field(default_factory=list)
     missing_sources: list[str] = field(default_factory=list)
+    changed_sources: list[SourceChange] = field(default_factory=list)
+    sources_given: bool = True  # False: only the briefing's internal consistency was checked
 
     @property
     def ok(self) -> bool:
-        """Tell whether every bullet passed."""
-        return not self.failures
+        """Tell whether every bullet passed and every source given is the one briefed."""
+        return not self.failures and not self.changed_sources
 
     @property
     def exit_code(self) -> int:
@@ -110,20 +122,24 @@ def load_briefing(path: Path) -> Briefing:
 def verify_briefing(path: Path, sources: Sequence[Path] = ()) -> VerifyResult:
     """Return the result of re-checking every bullet of the briefing JSON at ``path``.
 
-    Without ``sources`` each bullet is checked against the passages embedded in the JSON.
-    With them, the sources are read and chunked again with the briefing's parameters, and
-    bullets are checked against those passages; a cited passage whose text no longer
-    matches the embedded copy, and a briefing source not among ``sources``, are failures.
+    Without ``sources`` each bullet is checked against the passages embedded in the JSON,
+    which shows only that the briefing is consistent with itself: a consistent edit of a
+    bullet, its quote and its passage passes. With them, the sources are read and chunked
+    again with the briefing's parameters, and bullets are checked against those passages; a
+    source whose bytes no longer have the sha256 the briefing recorded, a cited passage whose
+    text no longer matches the embedded copy, and a briefing source not among ``sources``
+    are failures.
     """
     briefing = load_briefing(path)
     embedded = {p.id: p for p in briefing.passages}
+    source_changes: list[SourceChange] = []
     if not sources:
         passages = embedded
         against = f"the {len(embedded)} passages embedded in {path.name}"
         missing: list[str] = []
     else:
         read = read_sources([str(s) for s in sources])
-        passages, missing = _rederive(briefing, read)
+        passages, missing, source_changes = _rederive(briefing, read)
         against = f"{len(read)} re-read sources"
     changed = sorted(
         (pid for pid, p in embedded.items() if pid in passages and passages[pid].text != p.text),
@@ -132,7 +148,7 @@ def verify_briefing(path: Path, sources: Sequence[Path] = ()) -> VerifyResult:
     failures = []
     for bullet in briefing.bullets:
         reasons = _check_whole_bullet(bullet, passages)
-        reasons += _source_reasons(bullet, missing, changed)
+        reasons += _source_reasons(bullet, missing, changed, source_changes)
         if reasons:
             failures.append(BulletFailure(bullet.id, bullet.text, list(dict.fromkeys(reasons))))
     return VerifyResult(
@@ -142,37 +158,57 @@ def verify_briefing(path: Path, sources: Sequence[Path] = ()) -> VerifyResult:
         failures=failures,
         changed_passages=changed,
         missing_sources=missing,
+        changed_sources=source_changes,
+        sources_given=bool(sources),
     )
 
 
 def format_verify(result: VerifyResult) -> list[str]:
     """Return the lines ``briefer verify`` prints: each failing bullet, then a summary."""
-    lines: list[str] = []
+    lines = [
+        f"{c.source_id} ({c.origin}) changed since the briefing was made: sha256 "
+        f"{c.found[:12]}… is not the {c.recorded[:12]}… the briefing recorded."
+        for c in result.changed_sources
+    ]
     for failure in result.failures:
         lines.append(f'{failure.bullet_id} failed: "{_shorten(failure.text, 90)}"')
         lines += [f"  - {r.code}: {r.message}" for r in failure.reasons]
-    if result.ok:
+    if not result.failures:
         lines.append(f"All {result.bullets} bullets verified against {result.against}.")
-        return lines
-    codes = Counter(r.code for f in result.failures for r in dict.fromkeys(f.reasons))
-    tally = ", ".join(f"{n} {code}" for code, n in codes.most_common())
-    lines.append(
-        f"{len(result.failures)} of {result.bullets} bullets failed verification against "
-        f"{result.against} ({tally})."
-    )
+    else:
+        codes = Counter(r.code for f in result.failures for r in dict.fromkeys(f.reasons))
+        tally = ", ".join(f"{n} {code}" for code, n in codes.most_common())
+        lines.append(
+            f"{len(result.failures)} of {result.bullets} bullets failed verification against "
+            f"{result.against} ({tally})."
+        )
+    if result.changed_sources:
+        n = len(result.changed_sources)
+        lines.append(f"{n} source{'s' if n != 1 else ''} changed: verification failed.")
+    if not result.sources_given:
+        lines.append(
+            "Only the briefing's internal consistency was checked: without the source files "
+            "its embedded passages are taken on trust. Pass the sources to check them."
+        )
     return lines
 
 
-def _rederive(briefing: Briefing, read: Sequence[Source]) -> tuple[dict[str, Passage], list[str]]:
-    """Return the passages of ``read`` under the briefing's source ids, and ids not found."""
+def _rederive(
+    briefing: Briefing, read: Sequence[Source]
+) -> tuple[dict[str, Passage], list[str], list[SourceChange]]:
+    """Return the passages of ``read`` under the briefing's source ids, ids not found, and
+    the sources whose bytes changed."""
     options = briefing.provenance.parameters
     passages: dict[str, Passage] = {}
     missing: list[str] = []
+    changes: list[SourceChange] = []
     for ref in briefing.sources:
         source = _match_source(ref, read)
         if source is None:
             missing.append(ref.id)
             continue
+        if source.sha256 != ref.sha256:
+            changes.append(SourceChange(ref.id, source.origin, ref.sha256, source.sha256))
         found, _ = chunk_source(
             source.model_copy(update={"id": ref.id}),
             count_tokens,
@@ -181,7 +217,7 @@ def _rederive(briefing: Briefing, read: Sequence[Source]) -> tuple[dict[str, Pas
         )
         # Passages name their source; the copy's passages must carry the briefing's id.
         passages.update((p.id, p) for p in found)
-    return passages, missing
+    return passages, missing, changes
 
 
 def _match_source(ref: SourceRef, read: Sequence[Source]) -> Source | None:
@@ -217,9 +253,24 @@ def _check_whole_bullet(bullet: Bullet, passages: Mapping[str, Passage]) -> list
     return reasons
 
 
-def _source_reasons(bullet: Bullet, missing: Sequence[str], changed: Sequence[str]) -> list[Reason]:
+def _source_reasons(
+    bullet: Bullet,
+    missing: Sequence[str],
+    changed: Sequence[str],
+    source_changes: Sequence[SourceChange],
+) -> list[Reason]:
     cited = [c.passage_id for c in _all_citations(bullet)]
+    cited_sources = {pid.split(".")[0] for pid in cited}
     reasons = [
+        Reason(
+            code="source_changed",
+            message=f"Source {c.source_id} ({c.origin}) is not the file the briefing was "
+            "made from (its sha256 differs).",
+        )
+        for c in source_changes
+        if c.source_id in cited_sources
+    ]
+    reasons += [
         Reason(
             code="passage_changed",
             message=f"Passage {pid} of the re-read source no longer has the text the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -87,10 +88,56 @@ def test_a_fresh_briefing_verifies_against_its_embedded_passages(
 
     assert result.ok and result.exit_code == 0
     assert result.bullets == len(briefing.bullets) > 5
-    assert format_verify(result) == [
+    assert format_verify(result)[0] == (
         f"All {result.bullets} bullets verified against the "
         f"{len(briefing.passages)} passages embedded in brief.json."
-    ]
+    )
+
+
+def test_without_sources_verify_says_only_internal_consistency_was_checked(
+    briefing: Briefing, tmp_path: Path
+) -> None:
+    # A consistent edit of a bullet, its quote and its passage cannot be caught without the
+    # sources: the output must say so rather than imply the bullets were checked.
+    _bullet, figure = figure_bullet(briefing)
+    path = write(tmp_path, briefing)
+    text = path.read_text(encoding="utf-8").replace(figure, "987654")
+    path.write_text(text, encoding="utf-8")
+
+    alone = verify_briefing(path)
+    with_sources = verify_briefing(path, [ARTICLES])
+
+    assert alone.ok
+    assert "internal consistency" in format_verify(alone)[-1]
+    assert "taken on trust" in format_verify(alone)[-1]
+    assert not with_sources.ok
+    assert not any("internal consistency" in line for line in format_verify(with_sources))
+
+
+def test_every_source_records_the_sha256_of_its_bytes(briefing: Briefing) -> None:
+    for ref, path in zip(briefing.sources, sorted(ARTICLES.glob("*.txt")), strict=True):
+        assert ref.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_changed_source_fails_by_name_even_where_no_bullet_cites_the_change(
+    briefing: Briefing, tmp_path: Path
+) -> None:
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    changed = articles / Path(briefing.sources[-1].origin).name
+    changed.write_bytes(changed.read_bytes() + b"\nOne more line nobody cites.\n")
+
+    result = verify_briefing(write(tmp_path, briefing), [articles])
+
+    assert not result.ok and result.exit_code == FAILED_EXIT_CODE
+    [change] = result.changed_sources
+    assert change.source_id == briefing.sources[-1].id and change.origin == str(changed)
+    lines = format_verify(result)
+    assert lines[0].startswith(f"{change.source_id} ({changed}) changed since the briefing")
+    assert lines[-1] == "1 source changed: verification failed."
+    citing = [b for b in briefing.bullets if change.source_id in b.source_ids]
+    failed = {f.bullet_id: {r.code for r in f.reasons} for f in result.failures}
+    assert all("source_changed" in failed[b.id] for b in citing)
 
 
 def test_a_fresh_briefing_verifies_against_its_sources(briefing: Briefing, tmp_path: Path) -> None:
@@ -115,7 +162,7 @@ def test_an_edited_number_fails_with_its_reason(briefing: Briefing, tmp_path: Pa
     lines = format_verify(result)
     assert lines[0].startswith(f'{failure.bullet_id} failed: "')
     assert lines[1].startswith("  - number_not_in_evidence: Number 987654 not found")
-    assert lines[-1] == (
+    assert lines[-2] == (
         f"1 of {result.bullets} bullets failed verification against the "
         f"{len(briefing.passages)} passages embedded in brief.json (1 number_not_in_evidence)."
     )
