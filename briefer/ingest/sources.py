@@ -56,13 +56,16 @@ def read_sources(
     paths: Sequence[str],
     stdin: TextIO | None = None,
     on_skip: Callable[[SourceError], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Source]:
     """Return the sources at ``paths`` ("-" is stdin), cleaned, numbered S1.. and de-duplicated.
 
     A file that cannot be read or holds no article text stops the run, unless ``on_skip`` is
     given: it is then told, and the file left out. A path that does not exist or names an
-    unsupported type always stops it.
+    unsupported type always stops it. ``warn`` is told, in one line each, what was read in a
+    way the user should know about (default: printed on stderr).
     """
+    warn = warn or print_warning
     seen: set[str] = set()
     sources: list[Source] = []
     for raw in paths:
@@ -72,7 +75,7 @@ def read_sources(
                 continue
             seen.add(key)
             try:
-                sources.append(_read_source(shown, path, f"S{len(sources) + 1}", stdin))
+                sources.append(_read_source(shown, path, f"S{len(sources) + 1}", stdin, warn))
             except SourceError as error:
                 if on_skip is None:
                     raise
@@ -109,7 +112,18 @@ def _expand_path(raw: str) -> list[tuple[str, Path | None]]:
     return [(raw, path)]
 
 
-def _read_source(shown: str, path: Path | None, source_id: str, stdin: TextIO | None) -> Source:
+def print_warning(message: str) -> None:
+    """Print ``message`` on stderr as one briefer warning line."""
+    print(f"briefer: warning: {message}", file=sys.stderr)
+
+
+def _read_source(
+    shown: str,
+    path: Path | None,
+    source_id: str,
+    stdin: TextIO | None,
+    warn: Callable[[str], None],
+) -> Source:
     if path is None:
         stream = stdin if stdin is not None else sys.stdin
         buffer = getattr(stream, "buffer", None)
@@ -119,7 +133,7 @@ def _read_source(shown: str, path: Path | None, source_id: str, stdin: TextIO | 
             data = path.read_bytes()
         except OSError as exc:
             raise SourceError(shown, f"cannot read file ({exc.strerror or exc})") from exc
-    text, encoding = _decode(data, shown)
+    text, encoding = _decode(data, shown, warn)
     html_title, html_date = None, None
     if (path.suffix.lower() in _HTML_SUFFIXES) if path else bool(_HTML_START.match(text)):
         text, html_title, html_date = _extract_html(text)
@@ -139,7 +153,7 @@ def _read_source(shown: str, path: Path | None, source_id: str, stdin: TextIO | 
     )
 
 
-def _decode(data: bytes, shown: str) -> tuple[str, str]:
+def _decode(data: bytes, shown: str, warn: Callable[[str], None]) -> tuple[str, str]:
     bom = next((name for mark, name in _BOMS if data.startswith(mark)), None)
     try:
         if bom is not None:
@@ -149,16 +163,48 @@ def _decode(data: bytes, shown: str) -> tuple[str, str]:
         else:
             try:
                 text, encoding = data.decode("utf-8"), "utf-8"
-            except UnicodeDecodeError:
-                match = charset_normalizer.from_bytes(data).best()
-                if match is None:
-                    raise UnicodeError from None
-                text, encoding = str(match), match.encoding
+            except UnicodeDecodeError as exc:
+                if _has_utf8_sequences(data):
+                    text, encoding = _decode_damaged_utf8(data, exc.start, shown, warn), "utf-8"
+                else:
+                    match = charset_normalizer.from_bytes(data).best()
+                    if match is None:
+                        raise UnicodeError from None
+                    text, encoding = str(match), match.encoding
     except UnicodeError:
         raise SourceError(shown, "binary or undecodable content, not a text file") from None
     if len(_CONTROL.findall(text)) > len(text) / 100:
         raise SourceError(shown, "binary or undecodable content, not a text file")
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+
+
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+_REPLACEMENT = "\ufffd"
+
+
+def _has_utf8_sequences(data: bytes) -> bool:
+    """Tell whether ``data`` holds a well-formed multi-byte UTF-8 sequence.
+
+    Text in a legacy 8-bit encoding practically never does, so such a file is UTF-8 with
+    damaged bytes, not a file in another encoding.
+    """
+    return any(m[0].decode("utf-8", errors="ignore") for m in _UTF8_MULTIBYTE.finditer(data, 0))
+
+
+def _decode_damaged_utf8(
+    data: bytes, first_bad: int, shown: str, warn: Callable[[str], None]
+) -> str:
+    """Return ``data`` decoded as UTF-8 with U+FFFD for invalid bytes, and say where they are."""
+    text = data.decode("utf-8", errors="replace")
+    damaged = text.count(_REPLACEMENT) - data.decode("utf-8", errors="ignore").count(_REPLACEMENT)
+    more = f" and {damaged - 1} more place{'s' if damaged > 2 else ''}" if damaged > 1 else ""
+    warn(
+        f"{shown}: invalid UTF-8 at byte {first_bad}{more}; "
+        "decoded as UTF-8 with U+FFFD replacement characters"
+    )
+    return text
 
 
 def _extract_html(html: str) -> tuple[str, str | None, str | None]:
