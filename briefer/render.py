@@ -100,6 +100,7 @@ def render_html(briefing: Briefing) -> str:
     body.append("</ol>")
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="generator" content="briefer">\n'
         f"<title>{esc(briefing.title)}</title>\n"
         "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:46em;margin:2em auto;"
         "padding:0 1em}li{margin:.4em 0}sup a{text-decoration:none}</style>\n"

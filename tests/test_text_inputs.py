@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from briefer.engines.extractive.engine import ExtractiveEngine
+from briefer.errors import SourceError
 from briefer.ingest.sources import read_sources
+from briefer.models import BriefOptions
+from briefer.pipeline import build_briefing
+from briefer.render import OutputFormat, render
 
 BRIDGE = [
     "Officials said the new bridge opened on Saturday after five years of work.",
@@ -66,3 +73,46 @@ def test_a_legacy_8_bit_file_is_still_detected_without_a_warning(tmp_path: Path)
     [text], warnings = _read_with_warnings(path)
 
     assert "Bogotá, José Pérez" in text and warnings == []
+
+
+# --- item 10: a directory walk does not take briefer's own outputs for articles ---------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "istanbul-talks"
+
+
+def test_the_example_folder_is_briefed_from_its_articles_not_its_goldens() -> None:
+    warnings: list[str] = []
+    sources = read_sources([str(EXAMPLE)], warn=warnings.append)
+
+    assert sorted(Path(s.origin).name for s in sources) == sorted(
+        p.name for p in (EXAMPLE / "articles").glob("*.txt")
+    )
+    assert warnings == [
+        f"{EXAMPLE}: skipped 3 briefings that briefer wrote, not articles "
+        "(golden/long-analyst.md, golden/short-executive.md, golden/standard-general.md); "
+        "name a file to read it anyway"
+    ]
+
+
+@pytest.mark.parametrize("fmt", [OutputFormat.md, OutputFormat.html])
+def test_a_briefing_saved_beside_the_articles_is_recognised_by_its_content(
+    tmp_path: Path, fmt: OutputFormat
+) -> None:
+    articles = tmp_path / "news"
+    articles.mkdir()
+    for k, name in enumerate(["a.txt", "b.txt"]):
+        (articles / name).write_text("\n\n".join(BRIDGE[k:]), encoding="utf-8")
+    briefing = build_briefing(read_sources([str(articles)]), ExtractiveEngine(), BriefOptions())
+    saved = articles / f"brief.{fmt.value}"
+    saved.write_text(render(briefing, fmt), encoding="utf-8")
+
+    warnings: list[str] = []
+    walked = read_sources([str(articles)], warn=warnings.append)
+
+    assert [Path(s.origin).name for s in walked] == ["a.txt", "b.txt"]
+    assert len(warnings) == 1 and f"(brief.{fmt.value})" in warnings[0]
+
+
+def test_a_folder_holding_only_briefings_is_a_clear_error() -> None:
+    with pytest.raises(SourceError, match="holds only briefings briefer wrote, no articles"):
+        read_sources([str(EXAMPLE / "golden")], warn=lambda _: None)

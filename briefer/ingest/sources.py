@@ -31,6 +31,16 @@ _SUPPORTED_LIST = ", ".join(SUPPORTED_SUFFIXES)
 _HTML_SUFFIXES = (".html", ".htm")
 # A folder of articles often holds notes about them; these are read only when named.
 _PROJECT_FILES = frozenset({"README", "LICENSE", "CHANGELOG", "CONTRIBUTING", "NOTES"})
+# How briefer's own outputs start: a Markdown briefing's title is followed by its subtitle
+# line ("*For an analyst · 5 sources (4 independent) · 500 words · extractive engine*"), an
+# HTML briefing carries a generator tag (render.py writes both; tests keep them in step).
+_BRIEFER_MARKDOWN = re.compile(
+    r"\A# [^\n]*\r?\n\r?\n\*For [^\n]+ · \d+ sources?(?: \(\d+ independent\))? · \d+ words · "
+    r"[^\n]+ engine\*\r?\n"
+)
+_BRIEFER_HTML = re.compile(r'<meta name="generator" content="briefer\b', re.I)
+_OUTPUT_HEAD_BYTES = 4096
+_NAMES_SHOWN = 5
 _SHINGLE_WORDS = 5
 _MIN_SHARED_SHINGLES = 5
 _MAX_POSTINGS = 32  # a shingle shared by more originals is boilerplate, not evidence
@@ -69,7 +79,7 @@ def read_sources(
     seen: set[str] = set()
     sources: list[Source] = []
     for raw in paths:
-        for shown, path in _expand_path(raw):
+        for shown, path in _expand_path(raw, warn):
             key = str(path.resolve()) if path else "-"
             if key in seen:
                 continue
@@ -85,7 +95,7 @@ def read_sources(
     return mark_duplicates(sources)
 
 
-def _expand_path(raw: str) -> list[tuple[str, Path | None]]:
+def _expand_path(raw: str, warn: Callable[[str], None]) -> list[tuple[str, Path | None]]:
     if raw == "-":
         return [("<stdin>", None)]
     path = Path(raw)
@@ -103,13 +113,40 @@ def _expand_path(raw: str) -> list[tuple[str, Path | None]]:
             raise SourceError(raw, f"cannot list directory ({exc.strerror or exc})") from exc
         if not found:
             raise SourceError(raw, f"directory holds no supported files ({_SUPPORTED_LIST})")
-        return [(str(f), f) for f in sorted(found, key=lambda f: f.relative_to(path).as_posix())]
+        ordered = sorted(found, key=lambda f: f.relative_to(path).as_posix())
+        ours = [f for f in ordered if _is_briefer_output(f)]
+        if ours:
+            names = ", ".join(f.relative_to(path).as_posix() for f in ours[:_NAMES_SHOWN])
+            more = f" and {len(ours) - _NAMES_SHOWN} more" if len(ours) > _NAMES_SHOWN else ""
+            warn(
+                f"{raw}: skipped {len(ours)} briefing{'s' if len(ours) != 1 else ''} that "
+                f"briefer wrote, not articles ({names}{more}); name a file to read it anyway"
+            )
+            if len(ours) == len(ordered):
+                raise SourceError(raw, "directory holds only briefings briefer wrote, no articles")
+        return [(str(f), f) for f in ordered if f not in ours]
     if not path.exists():
         raise SourceError(raw, "no such file or directory")
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         kind = f"'{path.suffix}'" if path.suffix else "(no extension)"
         raise SourceError(raw, f"unsupported file type {kind}; supported: {_SUPPORTED_LIST}")
     return [(raw, path)]
+
+
+def _is_briefer_output(path: Path) -> bool:
+    """Tell whether ``path`` is a briefing briefer wrote, which a directory walk must not brief.
+
+    Recognised by the example layout (``golden/`` beside a ``case.toml``) or by the file's
+    head: the subtitle line of a Markdown briefing, the generator tag of an HTML one.
+    """
+    if path.parent.name == "golden" and (path.parent.parent / "case.toml").is_file():
+        return True
+    try:
+        with path.open("rb") as file:
+            head = file.read(_OUTPUT_HEAD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return False  # reading it properly will report the problem
+    return bool(_BRIEFER_MARKDOWN.search(head) or _BRIEFER_HTML.search(head))
 
 
 def print_warning(message: str) -> None:
