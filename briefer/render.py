@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from datetime import date
 from enum import StrEnum
 
@@ -21,6 +22,38 @@ _AUDIENCE_LABEL = {
     Audience.analyst: "an analyst",
     Audience.general: "a general reader",
 }
+
+
+# Characters Markdown (CommonMark and GitHub's) would read as markup anywhere in a line: code,
+# emphasis, links and images, raw HTML and autolinks, strikethrough, the escape itself.
+# "_" inside a word is not emphasis and "&" only starts an entity, so those stay as they are.
+_MD_INLINE = re.compile(r"[\\`*\[\]<~]|(?<![^\W_])_|_(?![^\W_])|&(?=#?\w+;)")
+# What opens a block at the start of a line: heading, quote, list item, fence, table row.
+_MD_LINE_START = re.compile(r"^(?:[#>+=|-]|\d{1,9}(?=[.)]))")
+
+
+def md_text(text: str) -> str:
+    """Return ``text`` escaped so Markdown shows it as written, on one line.
+
+    Only what Markdown would interpret is escaped (HTML tags and entities, link and image
+    brackets, emphasis, code, a heading, quote or list marker at the start), so ordinary
+    prose (apostrophes, hyphens, periods, quotes) reads unchanged in the raw file.
+    """
+    flat = re.sub(r"\s*\n\s*", " ", text.strip())
+    escaped = _MD_INLINE.sub(lambda m: "\\" + m[0], flat)
+    start = _MD_LINE_START.match(escaped)
+    if start:
+        end = start.end()
+        escaped = escaped[:end] + "\\" + escaped[end:] if start[0][0].isdigit() else "\\" + escaped
+    return escaped
+
+
+def md_code(text: str) -> str:
+    """Return ``text`` as a Markdown code span that no backtick inside it can close."""
+    flat = re.sub(r"\s*\n\s*", " ", text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 def render(briefing: Briefing, fmt: OutputFormat) -> str:
@@ -46,23 +79,23 @@ def render_markdown(briefing: Briefing) -> str:
     """Return the one-page Markdown briefing: title, cited bullets, numbered sources."""
     numbers = {s.id: s.number for s in briefing.sources}
     dates = {s.id: s.published for s in briefing.sources if s.published}
-    lines = [f"# {briefing.title}", "", f"*{_subtitle(briefing)}*", ""]
+    lines = [f"# {md_text(briefing.title)}", "", f"*{md_text(_subtitle(briefing))}*", ""]
     for section in briefing.sections:
-        lines += [f"## {section.title}", ""]
+        lines += [f"## {md_text(section.title)}", ""]
         for b in section.bullets:
             if b.versions:
-                lines.append(f"- **{b.text}**: {_how_they_differ(b, dates)}")
+                lines.append(f"- **{md_text(b.text)}**: {_how_they_differ(b, dates)}")
                 lines += [
-                    f"  - {v.text} {_markers(v, numbers)}{_dated(v, dates)}"
+                    f"  - {md_text(v.text)} {_markers(v, numbers)}{_dated(v, dates)}"
                     for v in _in_time_order(b, dates)
                 ]
             else:
-                lines.append(f"- {b.text} {_markers(b, numbers)}{_support(b, briefing)}")
+                lines.append(f"- {md_text(b.text)} {_markers(b, numbers)}{_support(b, briefing)}")
         lines.append("")
     if not briefing.bullets:
         lines += ["*No statement in the sources passed validation.*", ""]
     lines += ["## Sources", ""]
-    lines += [f"{s.number}. {_source_line(s, numbers)}" for s in briefing.sources]
+    lines += [f"{s.number}. {_source_line(s, numbers, markdown=True)}" for s in briefing.sources]
     if briefing.rejected:
         n = len(briefing.rejected)
         left = "claims failed validation and were" if n != 1 else "claim failed validation and was"
@@ -164,8 +197,11 @@ def _support(bullet: Bullet, briefing: Briefing) -> str:
     return " (single source)"
 
 
-def _source_line(source: SourceRef, numbers: dict[str, int]) -> str:
-    line = f"{source.title} — `{source.origin}`"
+def _source_line(source: SourceRef, numbers: dict[str, int], markdown: bool = False) -> str:
+    if markdown:
+        line = f"{md_text(source.title)} — {md_code(source.origin)}"
+    else:
+        line = f"{source.title} — `{source.origin}`"
     if source.published:
         line += f", {source.published.isoformat()}"
     if source.duplicate_of:

@@ -40,6 +40,7 @@ from briefer.models import (
     SourceRef,
     Verdict,
 )
+from briefer.render import md_text
 from briefer.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -348,8 +349,8 @@ def rejected_markdown(briefing: Briefing) -> list[str]:
         return []
     lines = ["## Rejected claims", ""]
     for item in briefing.rejected:
-        lines.append(f"- {item.claim.text} *({item.stage})*")
-        lines += [f"  - `{r.code}`: {r.message}" for r in item.reasons]
+        lines.append(f"- {md_text(item.claim.text)} *({item.stage})*")
+        lines += [f"  - `{r.code}`: {md_text(r.message)}" for r in item.reasons]
     return lines
 
 

@@ -3,6 +3,7 @@ scripts, deep HTML, Markdown that is only a table or code, briefer's own outputs
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from briefer.errors import SourceError
 from briefer.ingest.sources import read_sources
 from briefer.models import BriefOptions
 from briefer.pipeline import build_briefing
-from briefer.render import OutputFormat, render
+from briefer.render import OutputFormat, md_text, render
 
 BRIDGE = [
     "Officials said the new bridge opened on Saturday after five years of work.",
@@ -116,3 +117,68 @@ def test_a_briefing_saved_beside_the_articles_is_recognised_by_its_content(
 def test_a_folder_holding_only_briefings_is_a_clear_error() -> None:
     with pytest.raises(SourceError, match="holds only briefings briefer wrote, no articles"):
         read_sources([str(EXAMPLE / "golden")], warn=lambda _: None)
+
+
+# --- item 11: article markup is shown as text in the Markdown output -------------------------
+
+HOSTILE = [
+    "Council approves [budget](javascript:alert(1)) plan <b>today</b>",
+    "Officials said the page showed <script>alert('x')</script> to every visitor on Monday.",
+    "The forum post embedded <img src=x onerror=alert(1)> in a message about the vote.",
+    "Readers were urged to [click here](javascript:alert(1)) to see the full results.",
+    "The council called the plan **a major step** and approved it by 7 votes to 2.",
+    "The mayor's office said the budget rose by 12% to &pound;4 million, a record high.",
+    "It was the year the old bridge closed, the city's engineers said.",
+]
+
+
+def _rendered_html(markdown: str) -> str:
+    from markdown_it import MarkdownIt  # installed with typer's rich; a CommonMark renderer
+
+    return MarkdownIt("commonmark", {"html": True}).enable("strikethrough").render(markdown)
+
+
+def test_article_markup_in_bullets_titles_and_sources_is_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "<img src=x onerror=alert(2)>`x`.txt"
+    path.write_text("\n\n".join(HOSTILE), encoding="utf-8")
+    options = BriefOptions(length=None, max_words=400)
+    briefing = build_briefing(read_sources([str(path)]), ExtractiveEngine(), options)
+    markdown = render(briefing, OutputFormat.md)
+    page = _rendered_html(markdown)
+
+    assert len(briefing.bullets) == len(HOSTILE) - 1
+    for live in ("<script", "<img", "<b>", "href=", "<strong>", '<ol start="2025"', "&pound;"):
+        assert live not in page, live
+    assert page.count("<em>") == 1  # the subtitle's, not the article's
+    # Every bullet, the title and the source's name read back exactly as written.
+    shown = html.unescape(page)
+    for sentence in [HOSTILE[0], *HOSTILE[1:]]:
+        assert sentence in shown, sentence
+    assert path.name in shown
+    # Ordinary prose is left readable in the raw Markdown.
+    assert "The mayor's office said the budget rose by 12% to" in markdown
+    assert "the city's engineers said." in markdown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# 1 rule",
+        "> quoted",
+        "- dash",
+        "+ plus",
+        "= equals",
+        "1. first",
+        "2025) year",
+        "```x```",
+        "| a | b |",
+        "a_b and _c_ and ~~d~~",
+        "x\n# y",
+        "<https://example.com>",
+        "\\*x*",
+    ],
+)
+def test_markdown_escaping_shows_the_text_as_one_paragraph(text: str) -> None:
+    page = _rendered_html(f"- {md_text(text)}")
+
+    assert page == f"<ul>\n<li>{html.escape(' '.join(text.split()), quote=False)}</li>\n</ul>\n"
