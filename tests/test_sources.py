@@ -368,7 +368,7 @@ def _error(paths: list[str]) -> str:
 def test_empty_file_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "empty.txt"
     path.write_text("  \n\n")
-    assert _error([str(path)]) == f"{path}: no article text found (empty, or only page furniture)"
+    assert _error([str(path)]) == f"{path}: no text found (the file is empty, or holds only markup)"
 
 
 def test_furniture_only_file_is_an_error(tmp_path: Path) -> None:

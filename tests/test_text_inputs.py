@@ -182,3 +182,88 @@ def test_markdown_escaping_shows_the_text_as_one_paragraph(text: str) -> None:
     page = _rendered_html(f"- {md_text(text)}")
 
     assert page == f"<ul>\n<li>{html.escape(' '.join(text.split()), quote=False)}</li>\n</ul>\n"
+
+
+# --- item 14: deep HTML, Markdown that is only a table or only code ----------------------------
+
+
+def test_html_nested_beyond_the_extractors_limit_is_read_as_plain_text(tmp_path: Path) -> None:
+    story = "".join(f"<p>{sentence}</p>" for sentence in BRIDGE)
+    path = tmp_path / "deep.html"
+    path.write_text(
+        "<html><head><title>x</title><script>var menu = 1;</script></head><body>"
+        + "<div>" * 300
+        + story
+        + "</div>" * 300
+        + "</body></html>",
+        encoding="utf-8",
+    )
+
+    [text], warnings = _read_with_warnings(path)
+
+    assert text == "\n\n".join(BRIDGE)
+    assert warnings == [
+        f"{path}: HTML nested 303 levels deep, beyond the 255 the main-text extractor reads; "
+        "the page's plain text was used instead"
+    ]
+
+
+def test_shallow_html_still_goes_through_the_main_text_extractor(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    story = "".join(f"<p>{sentence}</p>" for sentence in BRIDGE)
+    path.write_text(f"<html><body><article>{story}</article></body></html>", encoding="utf-8")
+
+    [text], warnings = _read_with_warnings(path)
+
+    assert text == "\n\n".join(BRIDGE) and warnings == []
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        ("| City | Bridges |\n|---|---|\n| Paris | 37 |\n| Rome | 25 |\n", "a table"),
+        (
+            "```\nThe council said the bridge opened on Saturday after five years.\nx = 1\n```\n",
+            "code",
+        ),
+        (
+            "~~~python\nprint('The council said the bridge opened.')\n~~~\n\n| a | b |\n",
+            "a table and code",
+        ),
+    ],
+)
+def test_markdown_holding_only_a_table_or_code_is_the_same_clear_error(
+    tmp_path: Path, content: str, what: str
+) -> None:
+    path = tmp_path / "notes.md"
+    path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(SourceError) as info:
+        read_sources([str(path)])
+
+    assert str(info.value) == (
+        f"{path}: no article prose found: the file holds only {what} "
+        "(Markdown tables and code blocks are not briefed)"
+    )
+
+
+def test_a_story_with_a_table_and_code_keeps_its_prose_only(tmp_path: Path) -> None:
+    path = tmp_path / "story.md"
+    path.write_text(
+        "\n\n".join(
+            [
+                BRIDGE[0],
+                BRIDGE[1],
+                "| City | Bridges |\n|---|---|\n| Paris | 37 |",
+                "```\nThe council said the code opened on Saturday after five years.\n```",
+                BRIDGE[2],
+                BRIDGE[3],
+            ]
+        ),
+        encoding="utf-8",
+    )
+    [source] = read_sources([str(path)])
+
+    kept = [source.text[b.start : b.end] for b in source.blocks]
+    assert kept == BRIDGE
+    assert {d.reason for d in source.dropped} == {"table", "code"}

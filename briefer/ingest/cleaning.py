@@ -96,6 +96,12 @@ _TRAILERS = [(re.compile(pattern), heading, rest) for pattern, heading, rest in 
     (r"source link|original article source\b.*", "source-link", "after-story"),
     (r"(?:previous|next|prev)\s*(?:article|post|story)\b.*", "prev-next", "after-story"),
 ]]
+# A fenced code block (``` or ~~~, closed by the same fence or the end of the text) and a
+# table row ("| a | b |" or its "|---|" delimiter).
+_FENCED_CODE = re.compile(
+    r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*(?:\n.*?)??(?:\n[ \t]{0,3}\1[ \t]*$|\Z)", re.M | re.S
+)
+_TABLE_ROW = re.compile(r"\|[^\n]*\|[ \t]*$|\|?[ \t]*:?-{3,}:?[ \t]*\|", re.M)
 # "Smoke rises after a drone attack in the Murmansk region, on Sunday.": news prose is told in
 # the past tense, a photo caption in the present, and it ends by saying when the photo was taken.
 _PHOTO_CAPTION = re.compile(
@@ -125,8 +131,12 @@ class _Unit(NamedTuple):
 
 
 def clean_text(text: str) -> tuple[list[Span], list[DroppedBlock], str | None]:
-    """Return the story blocks of ``text``, the dropped furniture blocks and the headline."""
-    units = _split_units(text)
+    """Return the story blocks of ``text``, the dropped furniture blocks and the headline.
+
+    Markdown tables and fenced code blocks are dropped as "table" and "code": they are not
+    prose a briefing can quote as statements.
+    """
+    units = _mark_markdown_blocks(text, _split_units(text))
     start = _find_story_start(units)
     reasons: list[str | None] = ["header"] * len(units)
     title = _label_header(units[:start] if start is not None else units, reasons)
@@ -139,6 +149,21 @@ def clean_text(text: str) -> tuple[list[Span], list[DroppedBlock], str | None]:
         if r
     ]
     return blocks, dropped, title
+
+
+def _mark_markdown_blocks(text: str, units: list[_Unit]) -> list[_Unit]:
+    """Return ``units`` with the rows of Markdown tables and the lines of code marked."""
+    fences = [(m.start(), m.end()) for m in _FENCED_CODE.finditer(text)]
+    if not fences and "|" not in text:
+        return units
+    marked: list[_Unit] = []
+    for unit in units:
+        if any(start <= unit.start < end for start, end in fences):
+            unit = unit._replace(strong="code", prose=False, trailer=None)
+        elif _TABLE_ROW.match(text, unit.start, unit.end):
+            unit = unit._replace(strong="table", prose=False, trailer=None)
+        marked.append(unit)
+    return marked
 
 
 def _split_units(text: str) -> list[_Unit]:

@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from html.parser import HTMLParser
 from itertools import chain
 from pathlib import Path
 from typing import TextIO
@@ -171,12 +172,20 @@ def _read_source(
         except OSError as exc:
             raise SourceError(shown, f"cannot read file ({exc.strerror or exc})") from exc
     text, encoding = _decode(data, shown, warn)
-    html_title, html_date = None, None
+    html_title, html_date, page = None, None, None
     if (path.suffix.lower() in _HTML_SUFFIXES) if path else bool(_HTML_START.match(text)):
-        text, html_title, html_date = _extract_html(text)
+        page = text
+        text, html_title, html_date = _extract_html(page)
     blocks, dropped, title = clean_text(text)
+    if not blocks and page is not None and (deep := _deep_html_text(page)) is not None:
+        depth, text = deep
+        warn(
+            f"{shown}: HTML nested {depth} levels deep, beyond the {_HTML_MAX_DEPTH} the "
+            "main-text extractor reads; the page's plain text was used instead"
+        )
+        blocks, dropped, title = clean_text(text)
     if not blocks:
-        raise SourceError(shown, "no article text found (empty, or only page furniture)")
+        raise SourceError(shown, _why_no_story(text, dropped))
     return Source(
         id=source_id,
         title=html_title or title or (path.stem if path else "stdin"),
@@ -242,6 +251,120 @@ def _decode_damaged_utf8(
         "decoded as UTF-8 with U+FFFD replacement characters"
     )
     return text
+
+
+def _why_no_story(text: str, dropped: list[DroppedBlock]) -> str:
+    """Return why ``text`` gave no story, for the one-line error."""
+    if not text.strip():
+        return "no text found (the file is empty, or holds only markup)"
+    reasons = {block.reason for block in dropped}
+    if reasons and reasons <= {"table", "code"}:
+        what = " and ".join(
+            kind for kind, reason in (("a table", "table"), ("code", "code")) if reason in reasons
+        )
+        return (
+            f"no article prose found: the file holds only {what} "
+            "(Markdown tables and code blocks are not briefed)"
+        )
+    return "no article text found: every line looks like page furniture (menus, captions, links)"
+
+
+_HTML_MAX_DEPTH = 255  # libxml2's default nesting limit, which trafilatura's parser keeps
+_HTML_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+_HTML_HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "svg"})
+_HTML_BLOCK = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ]
+)
+
+
+class _PlainText(HTMLParser):
+    """The text of an HTML page, a paragraph per block element, and its nesting depth."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.depth = self.max_depth = self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HTML_VOID:
+            self.depth += 1
+            self.max_depth = max(self.max_depth, self.depth)
+            self.hidden += tag in _HTML_HIDDEN
+        if tag in _HTML_BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in _HTML_VOID:
+            self.depth = max(0, self.depth - 1)
+            self.hidden = max(0, self.hidden - (tag in _HTML_HIDDEN))
+        if tag in _HTML_BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def _deep_html_text(page: str) -> tuple[int, str] | None:
+    """Return the nesting depth and plain text of ``page`` if it is too deep for trafilatura."""
+    parser = _PlainText()
+    parser.feed(page)
+    parser.close()
+    if parser.max_depth <= _HTML_MAX_DEPTH:
+        return None
+    paragraphs = (" ".join(p.split()) for p in "".join(parser.parts).split("\n\n"))
+    return parser.max_depth, "\n\n".join(p for p in paragraphs if p)
 
 
 def _extract_html(html: str) -> tuple[str, str | None, str | None]:
