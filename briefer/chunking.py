@@ -1,10 +1,11 @@
 """Chunking: ``Source`` -> ``Passage`` (whole sentences) -> ``Chunk`` (one map call).
 
 Sentences come from syntok, which keeps abbreviations ("U.S.", "Sen.", "Feb. 24"),
-initials and closing quotes with their sentence. Passages pack consecutive whole sentences
-of one kept block; chunks pack consecutive whole passages of one source. Nothing is ever cut
-inside a sentence, and every span is an offset range into ``source.text``, so a passage's
-text can always be found again in its source.
+initials and closing quotes with their sentence; text is also cut after the sentence
+marks syntok does not know (Chinese and Japanese 。！？, Arabic ؟, Devanagari ।). Passages
+pack consecutive whole sentences of one kept block; chunks pack consecutive whole passages
+of one source. Nothing is ever cut inside a sentence, and every span is an offset range
+into ``source.text``, so a passage's text can always be found again in its source.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from syntok import segmenter
 
 from briefer.models import Chunk, Passage, Source, Span
 from briefer.tokens import TokenCounter
+from briefer.words import other_sentence_ends
 
 # Must match how ``Chunk.text`` joins its passages, so a chunk's count is its text's count.
 _CHUNK_SEPARATOR = "\n\n"
@@ -38,6 +40,8 @@ def _sentence_offsets(piece: str) -> tuple[tuple[int, int], ...]:
     offsets: list[tuple[int, int]] = []
     if not cuts:
         return ()
+    if not piece.isascii():  # marks syntok does not know: 。！？ (no space after them), ؟ ।
+        cuts = sorted({*cuts, *(end for end in other_sentence_ends(piece) if end > cuts[0])})
     for left, right in zip(cuts, [*cuts[1:], len(piece)], strict=True):
         span = _trim(piece, left, right)
         if span is not None:

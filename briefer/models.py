@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from briefer.words import count_words
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -161,8 +163,8 @@ class Bullet(_Frozen):
     def words(self) -> int:
         """Return the words this bullet adds to the page (its versions', when it has them)."""
         if self.versions:
-            return sum(len(v.text.split()) for v in self.versions)
-        return len(self.text.split())
+            return sum(count_words(v.text) for v in self.versions)
+        return count_words(self.text)
 
 
 class Section(_Frozen):

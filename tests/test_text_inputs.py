@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from briefer.chunking import chunk_source
 from briefer.engines.extractive.engine import ExtractiveEngine
 from briefer.errors import SourceError
 from briefer.ingest.sources import read_sources
 from briefer.models import BriefOptions
 from briefer.pipeline import build_briefing
 from briefer.render import OutputFormat, md_text, render
+from briefer.tokens import count_tokens
+from briefer.words import count_words
 
 BRIDGE = [
     "Officials said the new bridge opened on Saturday after five years of work.",
@@ -267,3 +270,124 @@ def test_a_story_with_a_table_and_code_keeps_its_prose_only(tmp_path: Path) -> N
     kept = [source.text[b.start : b.end] for b in source.blocks]
     assert kept == BRIDGE
     assert {d.reason for d in source.dropped} == {"table", "code"}
+
+
+# --- item 12: non-Latin scripts are briefed, or refused by name -------------------------------
+
+ARTICLES_IN = {
+    "zh": [
+        "上海港口扩建工程启动",
+        "上海市政府周一宣布，洋山港第五期扩建工程正式启动，总投资约为三百二十亿元人民币。"
+        "该工程预计将于2028年完工，届时港口年吞吐能力将增加六百万标准箱。",
+        "市交通委员会负责人表示，新码头将采用全自动化装卸系统，并配备岸电设施，"
+        "以减少船舶靠港期间的排放。他说，这是上海建设国际航运中心的重要一步。",
+        "业内分析人士指出，全球航运需求正在恢复，但扩建工程仍面临环保审批和资金方面的挑战！"
+        "一些环保组织呼吁政府公开更多关于海洋生态影响的评估报告。",
+    ],
+    "ja": [
+        "大阪で新しい橋が開通",
+        "大阪市は土曜日、淀川に架かる新しい橋の開通式を行った。"
+        "工事には約五年かかり、総事業費は約320億円に上った。",
+        "市長は「この橋は市民の生活を大きく変える。」と述べ、建設に携わった作業員に感謝した。"
+        "市によると、一日あたり約4万台の車が通行する見込みだという。",
+    ],
+    "ar": [
+        "افتتاح جسر جديد فوق نهر النيل في القاهرة",
+        "افتتحت الحكومة المصرية يوم السبت جسرا جديدا فوق نهر النيل في القاهرة بعد أربع سنوات "
+        "من العمل. وبلغت تكلفة المشروع نحو 12 مليار جنيه مصري.",
+        "وقال وزير النقل إن الجسر سيخفف الازدحام في وسط المدينة ويختصر زمن الرحلة للسكان. "
+        "هل سيحل الجسر مشكلة المرور؟ يقول الخبراء إن الأمر يتطلب طرقا جديدة أيضا.",
+    ],
+    "ru": [
+        "В Новосибирске открыли новый мост через Обь",
+        "Власти Новосибирска в субботу открыли движение по новому мосту через Обь. "
+        "Строительство обошлось бюджету в 45 миллиардов рублей и заняло пять лет.",
+        "Губернатор области заявил, что мост разгрузит центр города и сократит время в пути. "
+        "По его словам, ежедневно по мосту будут проезжать до 90 тысяч автомобилей.",
+    ],
+    "el": [
+        "Νέα γέφυρα άνοιξε στη Θεσσαλονίκη",
+        "Οι αρχές της Θεσσαλονίκης άνοιξαν το Σάββατο τη νέα γέφυρα πάνω από τον ποταμό. "
+        "Το έργο κόστισε περίπου 85 εκατομμύρια ευρώ και διήρκεσε τέσσερα χρόνια.",
+        "Ο δήμαρχος δήλωσε ότι η γέφυρα θα αποσυμφορήσει το κέντρο της πόλης. Σύμφωνα με τον "
+        "ίδιο, περίπου 40 χιλιάδες οχήματα θα τη διασχίζουν καθημερινά.",
+    ],
+}
+SENTENCES_IN = {
+    "zh": 6,  # 。 and ！ end sentences
+    "ja": 4,  # 「…。」と述べ continues the sentence that reports the quote
+    "ar": 5,  # ؟ ends a question
+    "ru": 4,
+    "el": 4,
+}
+
+
+def _brief_text(tmp_path: Path, name: str, paragraphs: list[str]) -> Path:
+    path = tmp_path / name
+    path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("language", sorted(ARTICLES_IN))
+def test_an_article_in_a_non_latin_script_is_read_split_and_briefed(
+    tmp_path: Path, language: str
+) -> None:
+    headline, *story = ARTICLES_IN[language]
+    path = _brief_text(tmp_path, f"{language}.txt", ARTICLES_IN[language])
+
+    [source] = read_sources([str(path)])
+    assert source.title == headline
+    assert [source.text[b.start : b.end] for b in source.blocks] == story
+    passages, _ = chunk_source(source, count_tokens)
+    sentences = [source.text[s.start : s.end] for p in passages for s in p.sentences]
+    assert len(sentences) == SENTENCES_IN[language]
+    assert "".join(sentences).replace(" ", "") == "".join(story).replace(" ", "")
+
+    briefing = build_briefing([source], ExtractiveEngine(), BriefOptions(max_words=400))
+    assert briefing.title == headline
+    assert len(briefing.bullets) >= 3
+    assert all(b.text in source.text for b in briefing.bullets)
+
+
+def test_cjk_text_is_counted_a_word_per_character_and_kept_within_budget(tmp_path: Path) -> None:
+    assert count_words("市长表示，新码头将于2028年完工。") == 13  # 12 characters and "2028"
+    assert count_words("「大阪」で、") == 3
+    assert count_words("The mayor said 市长表示 it.") == 8
+    path = _brief_text(tmp_path, "zh.txt", ARTICLES_IN["zh"])
+    briefing = build_briefing(
+        read_sources([str(path)]), ExtractiveEngine(), BriefOptions(length=None, max_words=60)
+    )
+    assert 0 < sum(b.words for b in briefing.bullets) <= 60
+    assert all(b.words == count_words(b.text) >= 10 for b in briefing.bullets)
+
+
+def test_the_chinese_part_of_a_mixed_file_is_kept(tmp_path: Path) -> None:
+    path = _brief_text(
+        tmp_path, "mixed.txt", ["Port expansion begins", *BRIDGE[:2], *ARTICLES_IN["zh"][1:]]
+    )
+    [source] = read_sources([str(path)])
+
+    kept = [source.text[b.start : b.end] for b in source.blocks]
+    assert kept == [*BRIDGE[:2], *ARTICLES_IN["zh"][1:]]
+
+
+def test_a_republished_chinese_report_is_a_duplicate(tmp_path: Path) -> None:
+    first = _brief_text(tmp_path, "a.txt", ARTICLES_IN["zh"])
+    copy = _brief_text(
+        tmp_path, "b.txt", ["转载：" + ARTICLES_IN["zh"][0], *ARTICLES_IN["zh"][1:3]]
+    )
+    sources = read_sources([str(first), str(copy)])
+    assert sources[1].duplicate_of == "S1"
+
+
+def test_a_script_briefer_cannot_split_is_refused_by_name(tmp_path: Path) -> None:
+    path = _brief_text(
+        tmp_path,
+        "th.txt",
+        [
+            "เปิดสะพานใหม่ข้ามแม่น้ำเจ้าพระยา",
+            "กรุงเทพมหานครเปิดสะพานใหม่ข้ามแม่น้ำเจ้าพระยาเมื่อวันเสาร์ หลังจากก่อสร้างมาเป็นเวลาสี่ปี",
+        ],
+    )
+    with pytest.raises(SourceError, match=r"th\.txt: the text is in Thai script, which briefer"):
+        read_sources([str(path)])

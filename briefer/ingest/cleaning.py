@@ -12,12 +12,13 @@ import re
 from typing import NamedTuple
 
 from briefer.models import DroppedBlock, Span
+from briefer.words import SENTENCE_END, count_words, is_uncased_letter
 
 _WORD = re.compile(r"\w+")
-_CLOSE = "\"'\u201d\u2019\u00bb)\\]*_"  # may follow a sentence's final mark
-_KEY_STRIP = " .:!?" + _CLOSE.replace("\\", "")
+_CLOSE = "\"'\u201d\u2019\u00bb)\\]*_\u300d\u300f\uff09"  # may follow a sentence's final mark
+_KEY_STRIP = " .:!?" + SENTENCE_END + _CLOSE.replace("\\", "")
 _BULLET = r"(?:[-*+\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2219\u2013]|\d{1,2}[.)])"
-_TERMINAL = re.compile(rf"[.!?][{_CLOSE}]*$")
+_TERMINAL = re.compile(rf"[{SENTENCE_END}][{_CLOSE}]*$")
 _ELLIPSIS = re.compile(rf"(?:\.\.\.|\u2026)[{_CLOSE}]*$")
 _MARKER = re.compile(rf"^(?:#{{1,6}}\s+|>\s*|{_BULLET}\s+)")
 _STRUCTURAL = re.compile(rf"^(?:[#>|]|!\[|```|{_BULLET}\s)")
@@ -224,12 +225,12 @@ def _make_unit(text: str, start: int, end: int) -> _Unit:
     flat = " ".join(parts).strip("*_ ")
     low = flat.lower().replace("\u2019", "'")
     key = low.strip(_KEY_STRIP)
-    words, tail = len(parts), flat[-8:]
+    words, tail = count_words(flat), flat[-8:]
     prose = (
         words >= 3
         and bool(_TERMINAL.search(tail))
         and not _ELLIPSIS.search(tail)  # a truncated teaser, not a paragraph
-        and flat != flat.upper()  # has a lower-case letter
+        and (flat != flat.upper() or any(map(is_uncased_letter, flat)))  # not all capitals
     )
     strong = _match_strong(low) if words <= _STRONG_MAX_WORDS else None
     trailer = _match_trailer(key) if words <= 20 else None
@@ -247,10 +248,15 @@ def _match_strong(low: str) -> str | None:
 
 
 def _lower_ratio(unit: _Unit) -> float:
-    """Share of words starting lower-case (prose has many; headlines and menus few)."""
+    """Share of words starting lower-case (prose has many; headlines and menus few).
+
+    A letter of a script without case (CJK, Arabic, Hebrew...) counts as lower-case: such
+    text is told from menus by its length and punctuation alone.
+    """
     sample = unit.flat.split(" ", 40)[:40]  # the opening words are enough to tell
     initials = next(zip(*sample, strict=False), ())  # first letters (words are never empty)
-    return sum(map(str.islower, initials)) / len(sample)
+    lower = sum(1 for c in initials if c.islower() or is_uncased_letter(c))
+    return lower / len(sample)
 
 
 def _is_long_text(unit: _Unit) -> bool:
@@ -298,7 +304,7 @@ def _is_headline(unit: _Unit) -> bool:
         2 <= unit.words <= 25
         and not unit.bullet
         and not _TERMINAL.search(unit.flat.rstrip("?!"))
-        and (unit.flat[:1].isupper() or unit.flat[:1].isdigit())
+        and (unit.flat[:1].isupper() or unit.flat[:1].isdigit() or is_uncased_letter(unit.flat[:1]))
     )
 
 

@@ -25,6 +25,7 @@ import charset_normalizer
 from briefer.errors import SourceError
 from briefer.ingest.cleaning import clean_text
 from briefer.models import DroppedBlock, Source, Span
+from briefer.words import has_cjk, match_words, unsupported_script
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 DUPLICATE_THRESHOLD = 0.5
@@ -176,6 +177,13 @@ def _read_source(
     if (path.suffix.lower() in _HTML_SUFFIXES) if path else bool(_HTML_START.match(text)):
         page = text
         text, html_title, html_date = _extract_html(page)
+    if script := unsupported_script(text):
+        raise SourceError(
+            shown,
+            f"the text is in {script} script, which briefer cannot yet split into words and "
+            "sentences (supported: scripts written with spaces, such as Latin, Cyrillic, Greek, "
+            "Arabic, Hebrew, Devanagari and Hangul, and Chinese and Japanese)",
+        )
     blocks, dropped, title = clean_text(text)
     if not blocks and page is not None and (deep := _deep_html_text(page)) is not None:
         depth, text = deep
@@ -406,7 +414,8 @@ def _parse_date(text: str) -> date | None:
 
 def _shingles(source: Source) -> set[int]:
     kept = " ".join(source.text[b.start : b.end] for b in source.blocks)
-    words = _WORD.findall(kept.lower())
+    # CJK writes no spaces: its characters stand for words there.
+    words = match_words(kept.lower()) if has_cjk(kept) else _WORD.findall(kept.lower())
     if len(words) < _SHINGLE_WORDS:
         return {hash(tuple(words))}
     # Hashes, not tuples: the index holds a million of them for a thousand articles.

@@ -54,6 +54,7 @@ from briefer.models import (
     Source,
     Usage,
 )
+from briefer.words import is_uncased_letter
 
 ENGINE_NAME = "extractive"
 
@@ -166,11 +167,11 @@ def _is_statement(text: str) -> bool:
     words = count_words(text)
     if words < MIN_WORDS or words > MAX_WORDS or _URL.search(text):
         return False
-    stripped = text.rstrip("\"'”’)] ")
-    if not stripped or stripped[-1] not in ".!":
+    stripped = text.rstrip("\"'”’)]」』） ")
+    if not stripped or stripped[-1] not in ".!。！":
         return False
-    first = text.lstrip("\"'“‘(")[:1]
-    return first.isupper() or first.isdigit()
+    first = text.lstrip("\"'“‘(「『（")[:1]
+    return first.isupper() or first.isdigit() or is_uncased_letter(first)
 
 
 def _positions(statements: Sequence[Statement]) -> np.ndarray:

@@ -18,11 +18,13 @@ import numpy as np
 import snowballstemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from briefer.words import count_words as count_budget_words
+from briefer.words import has_cjk
+
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
-_WORDS_FOR_BUDGET = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,8 @@ class Statement:
 
 
 def count_words(text: str) -> int:
-    """Return the number of whitespace-separated words in ``text`` (the budget unit)."""
-    return len(_WORDS_FOR_BUDGET.findall(text))
+    """Return the words of ``text`` (the budget unit; a CJK character is one word)."""
+    return count_budget_words(text)
 
 
 @lru_cache(maxsize=1)
@@ -51,8 +53,18 @@ def _stem(word: str) -> str:
 
 def content_stems(text: str) -> list[str]:
     """Return the stemmed content words of ``text`` (stop words dropped)."""
-    words = (w.lower().replace("’", "'") for w in _WORD.findall(text))
-    return [_stem(w) for w in words if w not in ENGLISH_STOP_WORDS and len(w) > 1]
+    found = (w.lower().replace("’", "'") for w in _WORD.findall(text))
+    stems = [_stem(w) for w in found if w not in ENGLISH_STOP_WORDS and len(w) > 1]
+    if has_cjk(text):  # no spaces between words: CJK character bigrams stand for them
+        return [s for stem in stems for s in _cjk_bigrams(stem)]
+    return stems
+
+
+def _cjk_bigrams(run: str) -> list[str]:
+    """Return ``run`` as its character bigrams if it is CJK (unsegmented words), else whole."""
+    if not has_cjk(run) or len(run) < 3:
+        return [run]
+    return [run[k : k + 2] for k in range(len(run) - 1)]
 
 
 def vectorize(texts: Sequence[str]) -> csr_matrix:
