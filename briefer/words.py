@@ -44,6 +44,10 @@ _UNSUPPORTED = {
     "Khmer": (0x1780, 0x17FF),
 }
 
+_ANY_UNSUPPORTED = re.compile(
+    "[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _UNSUPPORTED.values()) + "]"
+)
+
 
 def count_words(text: str) -> int:
     """Return the words of ``text`` for budgets: space-separated runs, each CJK character one."""
@@ -73,9 +77,9 @@ def is_uncased_letter(char: str) -> bool:
 def unsupported_script(text: str) -> str | None:
     """Return the name of the script most of ``text``'s letters are in, if briefer cannot
     split it into words and sentences; else None."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
+    if not _ANY_UNSUPPORTED.search(text):
         return None
+    letters = [c for c in text if c.isalpha()]
     for name, (low, high) in _UNSUPPORTED.items():
         if sum(low <= ord(c) <= high for c in letters) * 2 > len(letters):
             return name
