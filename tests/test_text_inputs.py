@@ -12,10 +12,11 @@ from briefer.chunking import chunk_source
 from briefer.engines.extractive.engine import ExtractiveEngine
 from briefer.errors import SourceError
 from briefer.ingest.sources import read_sources
-from briefer.models import BriefOptions
+from briefer.models import Briefing, BriefOptions, Citation, Claim, Reason, RejectedClaim
 from briefer.pipeline import build_briefing
 from briefer.render import OutputFormat, md_text, render
 from briefer.tokens import count_tokens
+from briefer.verify import rejected_markdown
 from briefer.words import count_words
 
 BRIDGE = [
@@ -391,3 +392,41 @@ def test_a_script_briefer_cannot_split_is_refused_by_name(tmp_path: Path) -> Non
     )
     with pytest.raises(SourceError, match=r"th\.txt: the text is in Thai script, which briefer"):
         read_sources([str(path)])
+
+
+# --- on the command line ------------------------------------------------------------------------
+
+
+def test_brief_of_the_example_folder_names_the_skipped_goldens_on_stderr() -> None:
+    from typer.testing import CliRunner
+
+    from briefer.cli import app
+
+    result = CliRunner().invoke(
+        app, ["brief", str(EXAMPLE), "--length", "short"], env={"OPENAI_API_KEY": ""}
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"briefer: warning: {EXAMPLE}: skipped 3 briefings that briefer wrote, not articles "
+        "(golden/long-analyst.md, golden/short-executive.md, golden/standard-general.md); "
+        "name a file to read it anyway"
+    )
+    assert "golden" not in result.stdout and result.stdout.count("articles/") == 5
+
+
+def test_rejected_claims_listed_in_markdown_are_escaped() -> None:
+    claim = Claim(
+        id="R1",
+        text="The page said <img src=x onerror=alert(1)> and [go](javascript:alert(1)).",
+        citations=[Citation(passage_id="S1.P1", quote="x")],
+    )
+    reason = Reason(code="quote_not_found", message='Quote "<b>x</b>" not in S1.P1.')
+    briefing = Briefing.model_construct(
+        rejected=[RejectedClaim(claim=claim, stage="map", reasons=[reason])]
+    )
+
+    page = _rendered_html("\n".join(rejected_markdown(briefing)))
+
+    assert "<img" not in page and "href=" not in page and "<b>" not in page
+    assert claim.text in html.unescape(page)
