@@ -26,6 +26,8 @@ _MATCH_WORD = re.compile(f"[{CJK_CHARS}]|(?:(?![{CJK_CHARS}])\\w)+")
 
 # Marks that end a sentence, in any supported script (full-width forms included).
 SENTENCE_END = ".!?\u3002\uff01\uff1f\uff61\u061f\u06d4\u0964\u0965"
+# Those that end a statement (not a question).
+STATEMENT_END = ".!\u3002\uff01\uff61\u06d4\u0964\u0965"
 # Sentence marks the sentence splitter (syntok) does not know: CJK ones need no space after
 # them; Arabic, Urdu and Devanagari ones end a sentence before a space. Closing quotes and
 # brackets stay with the sentence they close, and a quote followed by Japanese と or って

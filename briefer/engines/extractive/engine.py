@@ -54,7 +54,7 @@ from briefer.models import (
     Source,
     Usage,
 )
-from briefer.words import is_uncased_letter
+from briefer.words import STATEMENT_END, is_uncased_letter
 
 ENGINE_NAME = "extractive"
 
@@ -168,7 +168,7 @@ def _is_statement(text: str) -> bool:
     if words < MIN_WORDS or words > MAX_WORDS or _URL.search(text):
         return False
     stripped = text.rstrip("\"'”’)]」』） ")
-    if not stripped or stripped[-1] not in ".!。！":
+    if not stripped or stripped[-1] not in STATEMENT_END:
         return False
     first = text.lstrip("\"'“‘(「『（")[:1]
     return first.isupper() or first.isdigit() or is_uncased_letter(first)
