@@ -438,3 +438,32 @@ def test_rejected_claims_listed_in_markdown_are_escaped() -> None:
 
     assert "<img" not in page and "href=" not in page and "<b>" not in page
     assert claim.text in html.unescape(page)
+
+
+def test_the_furniture_of_a_chinese_news_page_is_dropped_and_its_story_kept(
+    tmp_path: Path,
+) -> None:
+    headline, *story = ARTICLES_IN["zh"]
+    page = [
+        "首页 > 新闻 > 财经",
+        headline,
+        "2025年06月02日 10:15 来源：新华网",
+        "分享到：微信 微博 QQ空间",
+        *story,
+        "（图片来源：新华社记者摄）",
+        "责任编辑：王明",
+        "相关新闻",
+        "广州南沙港区四期工程通过验收，年吞吐能力达到四百九十万标准箱。",
+        "深圳盐田港发布新一轮绿色港口建设计划，将在三年内完成全部码头岸电改造。",
+        "©2025 新华网 版权所有",
+    ]
+    [source] = read_sources([str(_brief_text(tmp_path, "page.txt", page))])
+
+    assert [source.text[b.start : b.end] for b in source.blocks] == story
+    assert source.title == headline
+    assert source.published is not None and source.published.isoformat() == "2025-06-02"
+    reasons = {source.text[d.start : d.end]: d.reason for d in source.dropped}
+    assert reasons["首页 > 新闻 > 财经"] == "breadcrumb"
+    assert reasons["相关新闻"] == "related-articles"
+    assert reasons["责任编辑：王明"] == "byline"
+    assert reasons["（图片来源：新华社记者摄）"] == "caption"

@@ -46,29 +46,33 @@ _STRONG = [
         r"\b(?:views|opinions) expressed\b|\bdo(?:es)? not (?:necessarily )?reflect the "
         r"(?:views?|opinions?|position)\b|\bfor informational purposes only\b"
         r"|\bnot (?:financial|investment|legal) advice\b")),
-    ("footer", ("\u00a9", "copyright", "rights reserved", "download"), re.compile(
+    ("footer", ("\u00a9", "copyright", "rights reserved", "download", "版权", "版權"), re.compile(
         r"\u00a9|^copyright\b|\bcopyright (?:\u00a9\s*)?\d{4}\b|\ball rights reserved\b"
+        r"|版权所有|版權所有"
         r"|\bdownload (?:our|the) app\b")),
     ("caption", ("photo", "image", "picture", "getty", "credit"), re.compile(
         r"\((?:photo|image|picture)s?\b|\b(?:photo|image|picture)\s*(?:by|credit|courtesy)\b"
         r"|\bgetty images\b|\bap photo\b|^(?:photo|image|credit)\s*:")),
+    ("caption", ("图", "圖", "摄", "攝", "写真"), re.compile(
+        r"^[（(]?(?:图片?|圖片?|摄影|攝影|写真)\s*(?:来源|來源)?\s*[:：]|记者摄|記者攝")),
 ]
 _SOCIAL = {"facebook", "twitter", "instagram", "linkedin", "pinterest", "whatsapp", "telegram",
            "tumblr", "reddit", "email", "x", "flipboard", "youtube", "tiktok"}
 # Only for lines that are not sentences anyway: these pick the reason they are dropped for.
 _WEAK = [(reason, re.compile(pattern)) for reason, pattern in [
-    ("byline", r"^by\s+\S|\bmins? read\b|\d\s*views$|\b(?:reporting|writing|editing) by\b"),
+    ("byline", r"^by\s+\S|\bmins? read\b|\d\s*views$|\b(?:reporting|writing|editing) by\b"
+               r"|^(?:责任编辑|責任編輯|编辑|編輯|记者|記者|作者|来源|來源|出典)\s*[:：]"),
     ("dateline", r"\d\s*(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\s+ago\b"
                  r"|\ban? (?:hour|day|minute|week) ago\b|^[\w .,&'()-]{1,40}\s*[\u2014\u2013]$"
                  r"|^\W*(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug"
-                 r"|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4})"),
+                 r"|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|\d{4}年\d{1,2}月\d{1,2}日)"),
     ("image-url", r"^!\[|^(?:https?://|www\.)\S+(?:\.(?:jpe?g|png|gif|webp|avif|svg)\b"
                   r"|/(?:images?|photos?|media)/)\S*$"),
     ("url", r"^(?:https?://|www\.)\S+$"),
-    ("breadcrumb", r"^home\s*[\u00bb>\u203a/|]"),
+    ("breadcrumb", r"^(?:home|首页|首頁|ホーム|главная)\s*[\u00bb>\u203a/|]"),
     ("site-name", r"\s\|\s"),
     ("follow", r"\bfollow\b|\bgoogle news\b"),
-    ("share", r"\bshare\b|\bcopy link\b"),
+    ("share", r"\bshare\b|\bcopy link\b|^分享到|^シェア"),
     ("subscribe", r"\bsubscribe\b|\bnewsletter\b|\bsign up\b|\bstay updated\b"),
     ("comment-prompt", r"\bcomments?\b|\breply\b"),
     ("footer", r"\bprivacy policy\b|\bterms (?:of|&|and)\b|\bcookies?\b|\bdesigned by\b"
@@ -85,6 +89,11 @@ _WEAK = [(reason, re.compile(pattern)) for reason, pattern in [
 ]]
 # A heading after which the rest of the page is not the story: (heading reason, rest reason).
 _TRAILERS = [(re.compile(pattern), heading, rest) for pattern, heading, rest in [
+    # In Chinese, Japanese, Russian and Arabic too: "related news", "read also", "recommended".
+    (r"相关(?:新闻|阅读|文章|报道|推荐)|相關(?:新聞|閱讀|文章|報導)|延伸阅读|推荐阅读|热门(?:新闻|文章)"
+     r"|関連(?:記事|ニュース)|あわせて読みたい|читайте также|похожие (?:новости|статьи)"
+     r"|по теме|اقرأ أيضا|اقرأ أيضاً|مواضيع ذات صلة|أخبار ذات صلة",
+     "related-articles", "related-articles"),
     (r"related(?: articles?| posts?| stories| news| content| coverage| reading)?"
      r"|more (?:from|on|stories|news|articles)\b.*|you (?:may|might) (?:also )?like"
      r"|recommended(?: for you| articles| stories)?|most (?:read|popular|viewed)"
