@@ -212,6 +212,25 @@ def test_html_nested_beyond_the_extractors_limit_is_read_as_plain_text(tmp_path:
     ]
 
 
+def test_a_page_whose_story_goes_deep_after_a_shallow_start_loses_nothing(tmp_path: Path) -> None:
+    shallow = "".join(f"<p>{sentence}</p>" for sentence in BRIDGE[:2])
+    deep = "".join(f"<p>{sentence}</p>" for sentence in BRIDGE[2:])
+    path = tmp_path / "deep.html"
+    path.write_text(
+        f"<html><body><article>{shallow}"
+        + "<div>" * 300
+        + deep
+        + "</div>" * 300
+        + "</article></body></html>",
+        encoding="utf-8",
+    )
+
+    [text], warnings = _read_with_warnings(path)
+
+    assert text == "\n\n".join(BRIDGE)
+    assert len(warnings) == 1 and "HTML nested 304 levels deep" in warnings[0]
+
+
 def test_shallow_html_still_goes_through_the_main_text_extractor(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     story = "".join(f"<p>{sentence}</p>" for sentence in BRIDGE)

@@ -174,10 +174,16 @@ def _read_source(
         except OSError as exc:
             raise SourceError(shown, f"cannot read file ({exc.strerror or exc})") from exc
     text, encoding = _decode(data, shown, warn)
-    html_title, html_date, page = None, None, None
+    html_title, html_date = None, None
     if (path.suffix.lower() in _HTML_SUFFIXES) if path else bool(_HTML_START.match(text)):
-        page = text
-        text, html_title, html_date = _extract_html(page)
+        if _too_deep_for_extractor(text):
+            depth, text = _plain_text(text)
+            warn(
+                f"{shown}: HTML nested {depth} levels deep, beyond the {_HTML_MAX_DEPTH} the "
+                "main-text extractor reads; the page's plain text was used instead"
+            )
+        else:
+            text, html_title, html_date = _extract_html(text)
     if script := unsupported_script(text):
         raise SourceError(
             shown,
@@ -186,13 +192,6 @@ def _read_source(
             "Arabic, Hebrew, Devanagari and Hangul, and Chinese and Japanese)",
         )
     blocks, dropped, title = clean_text(text)
-    if not blocks and page is not None and (deep := _deep_html_text(page)) is not None:
-        depth, text = deep
-        warn(
-            f"{shown}: HTML nested {depth} levels deep, beyond the {_HTML_MAX_DEPTH} the "
-            "main-text extractor reads; the page's plain text was used instead"
-        )
-        blocks, dropped, title = clean_text(text)
     if not blocks:
         raise SourceError(shown, _why_no_story(text, dropped))
     return Source(
@@ -365,13 +364,22 @@ class _PlainText(HTMLParser):
             self.parts.append(data)
 
 
-def _deep_html_text(page: str) -> tuple[int, str] | None:
-    """Return the nesting depth and plain text of ``page`` if it is too deep for trafilatura."""
+def _too_deep_for_extractor(page: str) -> bool:
+    """Tell whether libxml2, under trafilatura, would cut ``page`` off at its depth limit."""
+    if page.count("<") <= _HTML_MAX_DEPTH:
+        return False  # too few tags to nest that deep
+    from lxml import etree
+
+    parser = etree.HTMLParser()
+    etree.fromstring(page, parser)
+    return any("Excessive depth" in error.message for error in parser.error_log)
+
+
+def _plain_text(page: str) -> tuple[int, str]:
+    """Return the nesting depth of ``page`` and its text, a paragraph per block element."""
     parser = _PlainText()
     parser.feed(page)
     parser.close()
-    if parser.max_depth <= _HTML_MAX_DEPTH:
-        return None
     paragraphs = (" ".join(p.split()) for p in "".join(parser.parts).split("\n\n"))
     return parser.max_depth, "\n\n".join(p for p in paragraphs if p)
 
