@@ -127,7 +127,8 @@ def _expand_path(raw: str, warn: Callable[[str], None]) -> list[tuple[str, Path 
             )
             if len(ours) == len(ordered):
                 raise SourceError(raw, "directory holds only briefings briefer wrote, no articles")
-        return [(str(f), f) for f in ordered if f not in ours]
+        skipped = set(ours)
+        return [(str(f), f) for f in ordered if f not in skipped]
     if not path.exists():
         raise SourceError(raw, "no such file or directory")
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -244,7 +245,7 @@ def _has_utf8_sequences(data: bytes) -> bool:
     Text in a legacy 8-bit encoding practically never does, so such a file is UTF-8 with
     damaged bytes, not a file in another encoding.
     """
-    return any(m[0].decode("utf-8", errors="ignore") for m in _UTF8_MULTIBYTE.finditer(data, 0))
+    return any(m[0].decode("utf-8", errors="ignore") for m in _UTF8_MULTIBYTE.finditer(data))
 
 
 def _decode_damaged_utf8(
@@ -278,62 +279,18 @@ def _why_no_story(text: str, dropped: list[DroppedBlock]) -> str:
 
 
 _HTML_MAX_DEPTH = 255  # libxml2's default nesting limit, which trafilatura's parser keeps
-_HTML_VOID = frozenset(
-    [
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    ]
-)
+# fmt: off
+_HTML_VOID = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr",
+})
 _HTML_HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "svg"})
-_HTML_BLOCK = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "br",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "table",
-        "td",
-        "th",
-        "tr",
-        "ul",
-    ]
-)
+_HTML_BLOCK = frozenset({
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+    "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
+    "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+})
+# fmt: on
 
 
 class _PlainText(HTMLParser):
