@@ -30,6 +30,8 @@ _AUDIENCE_LABEL = {
 _MD_INLINE = re.compile(r"[\\`*\[\]<~]|(?<![^\W_])_|_(?![^\W_])|&(?=#?\w+;)")
 # What opens a block at the start of a line: heading, quote, list item, fence, table row.
 _MD_LINE_START = re.compile(r"^(?:[#>+=|-]|\d{1,9}(?=[.)]))")
+# Hashes ending a line after a space would close a heading and vanish.
+_MD_CLOSING_HASHES = re.compile(r"(?<=\s)(#+)$")
 
 
 def md_text(text: str) -> str:
@@ -45,7 +47,7 @@ def md_text(text: str) -> str:
     if start:
         end = start.end()
         escaped = escaped[:end] + "\\" + escaped[end:] if start[0][0].isdigit() else "\\" + escaped
-    return escaped
+    return _MD_CLOSING_HASHES.sub(r"\\\1", escaped)
 
 
 def md_code(text: str) -> str:

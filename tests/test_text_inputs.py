@@ -486,3 +486,8 @@ def test_the_furniture_of_a_chinese_news_page_is_dropped_and_its_story_kept(
     assert reasons["相关新闻"] == "related-articles"
     assert reasons["责任编辑：王明"] == "byline"
     assert reasons["（图片来源：新华社记者摄）"] == "caption"
+
+
+@pytest.mark.parametrize("title", ["Vote on #", "# Title #", "C# and F# ship", "[x](y) <b>"])
+def test_a_title_reads_back_exactly_as_a_heading(title: str) -> None:
+    assert _rendered_html(f"# {md_text(title)}") == f"<h1>{html.escape(title, quote=False)}</h1>\n"
