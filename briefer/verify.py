@@ -175,7 +175,8 @@ def format_verify(result: VerifyResult) -> list[str]:
         lines.append(f'{failure.bullet_id} failed: "{_shorten(failure.text, 90)}"')
         lines += [f"  - {r.code}: {r.message}" for r in failure.reasons]
     if not result.failures:
-        lines.append(f"All {result.bullets} bullets verified against {result.against}.")
+        verdict = "still pass" if result.changed_sources else "verified"
+        lines.append(f"All {result.bullets} bullets {verdict} against {result.against}.")
     else:
         codes = Counter(r.code for f in result.failures for r in dict.fromkeys(f.reasons))
         tally = ", ".join(f"{n} {code}" for code, n in codes.most_common())
@@ -185,7 +186,10 @@ def format_verify(result: VerifyResult) -> list[str]:
         )
     if result.changed_sources:
         n = len(result.changed_sources)
-        lines.append(f"{n} source{'s' if n != 1 else ''} changed: verification failed.")
+        lines.append(
+            f"Verification failed: {n} source{'s' if n != 1 else ''} changed since the "
+            "briefing was made."
+        )
     if not result.sources_given:
         lines.append(
             "Only the briefing's internal consistency was checked: without the source files "

@@ -134,7 +134,7 @@ def test_a_changed_source_fails_by_name_even_where_no_bullet_cites_the_change(
     assert change.source_id == briefing.sources[-1].id and change.origin == str(changed)
     lines = format_verify(result)
     assert lines[0].startswith(f"{change.source_id} ({changed}) changed since the briefing")
-    assert lines[-1] == "1 source changed: verification failed."
+    assert lines[-1] == "Verification failed: 1 source changed since the briefing was made."
     citing = [b for b in briefing.bullets if change.source_id in b.source_ids]
     failed = {f.bullet_id: {r.code for r in f.reasons} for f in result.failures}
     assert all("source_changed" in failed[b.id] for b in citing)
