@@ -1,10 +1,7 @@
 """briefer: a one-page briefing from many articles, every bullet tied to its sources."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("briefer")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0.0.0"
+# The one place the version is written: hatchling reads it from here for the package metadata
+# ([tool.hatch.version] in pyproject.toml), so importing briefer needs no metadata lookup.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -14,24 +14,17 @@ import typer
 import typer.core
 
 from briefer import __version__
+from briefer.choices import LENGTH_WORDS, Audience, Length, OutputFormat
 from briefer.errors import BrieferError, ConfigError, OutputError, SourceError
-from briefer.models import LENGTH_WORDS, Audience, BriefOptions, Length, Usage
-from briefer.render import OutputFormat, briefing_schema, render
-from briefer.tokens import count_tokens
-from briefer.verify import (
-    apply_verdicts,
-    grounding_report,
-    rejected_markdown,
-    summarize_grounding,
-    verify_with_llm,
-)
 
+# Each command imports the stages it runs when it runs: `--help` builds no pydantic model,
+# and the offline path never imports the LLM engine or openai.
 if TYPE_CHECKING:
     from typer._click.core import Context, Parameter
 
     from briefer.config import Settings
     from briefer.engines.llm.engine import LLMEngine
-    from briefer.models import Briefing
+    from briefer.models import Briefing, BriefOptions, Usage
 
 
 class _ManyArgument(typer.core.TyperArgument):
@@ -108,6 +101,8 @@ def _options(
     passage_tokens: int,
     chunk_tokens: int,
 ) -> BriefOptions:
+    from briefer.models import BriefOptions
+
     if max_words is None:
         max_words = LENGTH_WORDS[length or Length.standard]
         length = length or Length.standard
@@ -287,11 +282,12 @@ def brief(
         ),
     ] = False,
 ) -> None:
-    from briefer.chunking import chunk_source
     from briefer.config import load_settings
     from briefer.engines.extractive.engine import ExtractiveEngine
     from briefer.ingest.sources import read_sources
     from briefer.pipeline import build_briefing
+    from briefer.render import render
+    from briefer.verify import rejected_markdown, summarize_grounding
 
     options = _options(length, max_words, audience, passage_tokens, chunk_tokens)
     flags: dict[str, object] = {
@@ -330,7 +326,9 @@ def brief(
             if not use_llm:
                 typer.echo("extractive engine: no model calls, no cost.")
                 return
+            from briefer.chunking import chunk_source
             from briefer.engines.llm.engine import plan_run
+            from briefer.tokens import count_tokens
 
             chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
             typer.echo(plan_run(chunks, settings, options).summary())
@@ -377,6 +375,7 @@ def brief(
 def _verify_with_model(briefing: Briefing, llm: LLMEngine, settings: Settings) -> Briefing:
     """Return ``briefing`` without the bullets the model judges unsupported by their evidence."""
     from briefer.engines.llm.prompts import load_prompt, select_version
+    from briefer.verify import apply_verdicts, grounding_report, verify_with_llm
 
     template = load_prompt(
         "verify", select_version("verify", settings.prompt_versions), settings.prompts_dir
@@ -505,6 +504,8 @@ def check(
     cls=_Command, help="Print the JSON Schema of the JSON output.\n\nExample:\n\n  briefer schema"
 )
 def schema() -> None:
+    from briefer.render import briefing_schema
+
     typer.echo(briefing_schema(), nl=False)
 
 

@@ -34,7 +34,6 @@ from typing import Any
 from briefer.config import Settings
 from briefer.engines.base import Engine
 from briefer.engines.extractive.engine import ExtractiveEngine
-from briefer.engines.llm.engine import LLMEngine
 from briefer.errors import BrieferError
 from briefer.ingest.sources import read_sources
 from briefer.models import LENGTH_WORDS, Briefing, BriefOptions, Length
@@ -70,6 +69,8 @@ def case_settings(spec: dict[str, Any], **changes: Any) -> Settings:
 def _llm_replay(spec: dict[str, Any], case: Path) -> Engine:
     if "cassette" not in spec:
         raise BrieferError(f"{case / 'case.toml'}: the llm-replay engine needs a cassette")
+    from briefer.engines.llm.engine import LLMEngine  # only for cases replaying a model
+
     return LLMEngine(case_settings(spec, replay_path=case / spec["cassette"]))
 
 

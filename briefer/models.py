@@ -9,34 +9,17 @@ Every model is frozen: a stage never edits what it was given, it returns new mod
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from briefer.choices import LENGTH_WORDS as LENGTH_WORDS
+from briefer.choices import Audience as Audience
+from briefer.choices import Length as Length
 from briefer.words import count_words
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Length(StrEnum):
-    """One-pager length presets; the word budget of each is in ``LENGTH_WORDS``."""
-
-    short = "short"
-    standard = "standard"
-    long = "long"
-
-
-LENGTH_WORDS: dict[Length, int] = {Length.short: 120, Length.standard: 250, Length.long: 500}
-
-
-class Audience(StrEnum):
-    """Audience presets. Free-text audiences are carried as plain strings."""
-
-    executive = "executive"
-    analyst = "analyst"
-    general = "general"
 
 
 class Span(_Frozen):

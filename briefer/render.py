@@ -6,16 +6,9 @@ import html
 import json
 import re
 from datetime import date
-from enum import StrEnum
 
+from briefer.choices import OutputFormat as OutputFormat
 from briefer.models import Audience, Briefing, Bullet, SourceRef, Version
-
-
-class OutputFormat(StrEnum):
-    md = "md"
-    json = "json"
-    html = "html"
-
 
 _AUDIENCE_LABEL = {
     Audience.executive: "an executive",

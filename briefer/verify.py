@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from briefer.chunking import chunk_source
-from briefer.engines.llm.prompts import PromptTemplate, load_prompt, render_prompt
 from briefer.errors import SourceError
 from briefer.grounding.validator import check_bullet
 from briefer.ingest.sources import read_sources
@@ -45,6 +44,7 @@ from briefer.tokens import count_tokens
 
 if TYPE_CHECKING:
     from briefer.engines.llm.client import LLMClient
+    from briefer.engines.llm.prompts import PromptTemplate
 
 VERIFY_PROMPT = "verify"
 VERIFY_PROMPT_VERSION = 1
@@ -386,6 +386,8 @@ def verify_with_llm(
     One call per ``VERIFY_BATCH`` bullets, with ``template`` (default: ``verify`` at
     ``VERIFY_PROMPT_VERSION``). A bullet the reply leaves out gets no verdict.
     """
+    from briefer.engines.llm.prompts import load_prompt, render_prompt  # only with a model
+
     template = template or load_prompt(VERIFY_PROMPT, VERIFY_PROMPT_VERSION)
     judge = f"llm:{client.settings.model}"
     verdicts: list[Verdict] = []

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from briefer.engines.extractive.engine import ExtractiveEngine
-from briefer.engines.extractive.synthesis import disagreement, quantities
+from briefer.engines.extractive.synthesis import (
+    centroid_similarity,
+    disagreement,
+    quantities,
+    similarity_rows,
+    vectorize,
+)
 from briefer.ingest.sources import read_sources
 from briefer.models import BriefOptions
 from briefer.pipeline import build_briefing
@@ -101,3 +111,33 @@ def test_dates_are_not_counts_and_labels_are_words_as_written() -> None:
         )
         == "bodies"
     )
+
+
+def test_tfidf_weights_are_sublinear_tf_times_smoothed_idf_on_unit_rows() -> None:
+    # The maths scikit-learn's TfidfVectorizer(sublinear_tf=True, norm="l2") used to do here:
+    # tf = 1 + ln(count), idf = 1 + ln((1 + n) / (1 + df)), rows scaled to unit length.
+    matrix = vectorize(["Zebra zebra kiwi.", "Kiwi apple.", "The and of."])
+    assert matrix.shape == (3, 3)  # columns: appl, kiwi, zebra (alphabetical)
+    rare = 1 + math.log(4 / 2)  # idf of a stem in one of three texts
+    common = 1 + math.log(4 / 3)  # in two of three
+    first = {"zebra": (1 + math.log(2)) * rare, "kiwi": common}
+    second = {"kiwi": common, "appl": rare}
+
+    def norm(row: dict[str, float]) -> float:
+        return math.sqrt(sum(v * v for v in row.values()))
+
+    rows = [matrix.data[matrix.indptr[i] : matrix.indptr[i + 1]].tolist() for i in range(3)]
+    assert sorted(rows[0]) == pytest.approx(sorted(v / norm(first) for v in first.values()))
+    assert sorted(rows[1]) == pytest.approx(sorted(v / norm(second) for v in second.values()))
+    assert rows[2] == []
+    similar = similarity_rows(matrix, [0, 1])
+    cosine = common * common / (norm(first) * norm(second))
+    assert similar[0].tolist() == pytest.approx([1.0, cosine, 0.0])
+    assert similar[1].tolist() == pytest.approx([cosine, 1.0, 0.0])
+    assert similar.dtype == np.float32
+
+
+def test_vectorize_of_texts_without_content_words_is_all_zero() -> None:
+    matrix = vectorize(["The and of.", "It is."])
+    assert similarity_rows(matrix, [0, 1]).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert centroid_similarity(matrix, ["a", "b"]).tolist() == [0.0, 0.0]

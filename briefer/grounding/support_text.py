@@ -21,10 +21,10 @@ from typing import Any
 import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from syntok import segmenter
 
 from briefer.grounding.matching import find_numbers, normalize_for_match
+from briefer.stop_words import ENGLISH_STOP_WORDS
 from briefer.tokens import count_tokens
 
 # Fixed a priori; measured with the checks on eval-dev by bench/bench_faithfulness.py.

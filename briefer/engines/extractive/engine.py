@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
 from briefer.engines.audience import SECTIONS, audience_weight, section_of
 from briefer.engines.extractive.synthesis import (
     Disagreement,
     Statement,
+    TfidfRows,
     centroid_similarity,
     content_stems,
     count_words,
@@ -227,7 +227,7 @@ def _concept_weights(
 
 
 def _rank(
-    statements: Sequence[Statement], matrix: csr_matrix, options: BriefOptions
+    statements: Sequence[Statement], matrix: TfidfRows, options: BriefOptions
 ) -> tuple[list[_Candidate], list[Disagreement]]:
     """Return statements chosen greedily for concept coverage per word, best first.
 
@@ -272,7 +272,7 @@ def _rank(
 def _merge_sources(
     ranked: list[_Candidate],
     statements: Sequence[Statement],
-    matrix: csr_matrix,
+    matrix: TfidfRows,
     cleanliness: np.ndarray,
 ) -> tuple[list[_Candidate], list[Disagreement]]:
     """Attach to each pick the matching sentence of every other source that states it.

@@ -1,0 +1,109 @@
+"""Start-up: the offline path imports only what it uses (issue 9).
+
+Each command runs in a fresh interpreter, the way a user starts briefer, and reports which
+modules it imported; an import left at a module's top would show up here.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import briefer
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "istanbul-talks"
+# Run one command of the CLI in this interpreter, then print the names of the modules loaded.
+_PROBE = """
+import sys
+from briefer.cli import app
+sys.argv = ["briefer", *sys.argv[1:]]
+try:
+    app()
+except SystemExit as stop:
+    code = stop.code
+print("\\nMODULES " + " ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+# Loaded only when a model is configured (or by no command at all).
+_MODEL_ONLY = ("openai", "briefer.engines.llm", "sklearn", "scipy")
+
+
+def _modules_after(*args: str, cwd: Path) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BRIEFER_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+    marker = result.stderr.rfind("MODULES ")
+    assert marker >= 0, result.stderr
+    return set(result.stderr[marker + len("MODULES ") :].split())
+
+
+def _model_only(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in _MODEL_ONLY or m in _MODEL_ONLY)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("brief", str(EXAMPLE / "articles")),
+        ("brief", str(EXAMPLE / "articles"), "--format", "html"),
+        ("check", str(EXAMPLE)),
+        ("schema",),
+    ],
+    ids=["help", "brief", "brief-html", "check", "schema"],
+)
+def test_the_offline_path_imports_neither_the_llm_engine_nor_openai(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    modules = _modules_after(*args, cwd=tmp_path)
+    assert "briefer.cli" in modules
+    assert _model_only(modules) == []
+    assert not [m for m in modules if m.startswith("briefer.engines.llm")]
+
+
+def test_verify_without_a_model_imports_neither_the_llm_engine_nor_openai(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from briefer.cli import app
+
+    brief = tmp_path / "brief.json"
+    made = CliRunner().invoke(
+        app,
+        ["brief", str(EXAMPLE / "articles"), "--format", "json", "-o", str(brief)],
+        env={"OPENAI_API_KEY": ""},
+    )
+    assert made.exit_code == 0, made.stderr
+    assert json.loads(brief.read_text(encoding="utf-8"))["sections"]
+    modules = _modules_after("verify", str(brief), cwd=tmp_path)
+    assert "briefer.verify" in modules
+    assert _model_only(modules) == []
+
+
+def test_help_builds_no_pydantic_model(tmp_path: Path) -> None:
+    modules = _modules_after("--help", cwd=tmp_path)
+    assert "briefer.models" not in modules
+    assert "pydantic" not in modules
+
+
+def test_import_briefer_looks_up_no_package_metadata_and_the_version_is_true() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys, briefer; print('importlib.metadata' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "False"
+    assert briefer.__version__ == importlib.metadata.version("briefer")
