@@ -1,71 +1,86 @@
-"""Time briefer's offline pipeline on a generated pile of 1,000 articles (issue 2's benchmark).
+"""Time briefer's offline pipeline on one generated pile of 1,000, 3,000 and 10,000 articles.
 
-Articles are generated in a temporary directory (never in the repository) from the seed
-articles and the eval-dev documents, varied so that no two files are byte-identical. Two
-passes are timed, each in a fresh process so that its peak memory is its own:
+Articles are generated in a temporary directory (never in the repository) by recombining the
+paragraphs of real articles (the seed articles, the eval-dev news clusters and faithfulness
+sources): each distinct article mixes paragraphs of two or three reports on one story, with
+its people's names and its dates varied, and about a fifth are near-duplicates of an earlier
+article (republished with a new headline, a paragraph dropped or a credit line added), as in
+real feeds. Every article is checked with briefer's own cleaning, so none fails to read.
 
-* one pile:  all N articles -> ``read_sources`` -> ``build_briefing`` -> one rendered page;
-* many piles: the same N articles as N/5 piles of 5 -> N/5 briefings.
+Each run is a fresh process: ``read_sources`` on the whole pile, ``build_briefing`` with the
+extractive engine, ``render_markdown``. The script prints, per pile size, the median over the
+runs of the CPU seconds of each stage and of the whole process (user + system, from
+``getrusage``; imports included) and of its peak RSS (``ru_maxrss``).
 
 Usage (from the repository root)::
 
-    python bench/bench_pipeline.py
-    python bench/bench_pipeline.py --articles 200 --tracemalloc
+    python bench/bench_pipeline.py                           # 1k, 3k, 10k; 3 runs each
+    python bench/bench_pipeline.py --sizes 1000 3000 10000 --runs 3 --runs-largest 1
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
 import hashlib
 import json
 import multiprocessing
+import os
 import platform
 import random
 import re
-import resource
 import shlex
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import traceback
-import tracemalloc
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # lets a checkout run the bench without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
-from briefer.engines.extractive.engine import ExtractiveEngine  # noqa: E402
-from briefer.ingest.sources import read_sources  # noqa: E402
-from briefer.models import Briefing, BriefOptions  # noqa: E402
-from briefer.pipeline import build_briefing  # noqa: E402
-from briefer.render import render_markdown  # noqa: E402
+from briefer.ingest.cleaning import clean_text  # noqa: E402
 
-TIME_TARGET_S = 20.0
+CPU_TARGET_S = 45.0  # one pile of 10,000 articles
 MEMORY_TARGET_BYTES = 1 << 30
-PILE_SIZE = 5
+DUPLICATE_SHARE = 0.2
+MIN_KEPT_WORDS = 80  # an article must keep at least this much story after cleaning
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'\u201c\u2018(A-Z0-9])")
+_FULL_NAME = re.compile(r"\b([A-Z][a-z]{2,}) ([A-Z][a-z]{3,})\b")
+_CAPITALISED_NOT_NAMES = """
+The This That These Those There Their When Where What While After Before During Since From With
+Without Under Over About Into North South East West New Last Next Prime Vice United Supreme
+Foreign Defense Defence Health State National Federal Monday Tuesday Wednesday Thursday Friday
+Saturday Sunday January February March April June July August September October November
+December President Minister Secretary Senator General
+"""
+_NOT_A_FIRST_NAME = frozenset(_CAPITALISED_NOT_NAMES.split())
+_MONTH = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)( \d{1,2})?\b"
+)
+_FIGURE = re.compile(r"(?<![\d,.])(?!(?:19|20)\d\d\b)\d{2,4}(?![\d,.])")
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_MONTHS = list(calendar.month_name)[1:]
+_OUTLETS = ("Wire", "Daily", "Herald", "Post", "Tribune", "Chronicle", "Observer", "Times")
 
 
-@dataclass
-class PassResult:
-    """What one timed pass measured."""
+@dataclass(frozen=True)
+class Story:
+    """One story of the pool: the headline and paragraphs of each report on it."""
 
-    name: str
-    briefings: int = 0
-    sources: int = 0
-    duplicates: int = 0
-    bullets: int = 0
-    words: int = 0
-    rejected: int = 0
-    stages: dict[str, float] = field(default_factory=dict)
-    total_s: float = 0.0
-    process_s: float = 0.0
-    peak_rss_bytes: int = 0
-    traced_peak_bytes: int | None = None
+    reports: list[list[str]]
+
+    @property
+    def sentences(self) -> list[str]:
+        """Return the sentences of every report's body (headlines left out), in order."""
+        return [
+            s for report in self.reports for unit in report[1:] for s in _SENTENCE_END.split(unit)
+        ]
 
 
 def _split_units(text: str) -> list[str]:
@@ -78,146 +93,240 @@ def _split_units(text: str) -> list[str]:
     return [" ".join(sentences[i : i + 3]) for i in range(0, len(sentences), 3)]
 
 
-def _load_pool(seeds_dir: Path, eval_dir: Path) -> list[list[str]]:
-    """Return every distinct base article (seeds, mds docs, faithfulness sources) as units."""
-    texts = [p.read_text(encoding="utf-8") for p in sorted(seeds_dir.glob("*.txt"))]
-    with (eval_dir / "mds" / "dev.jsonl").open(encoding="utf-8") as lines:
-        texts += [doc["text"] for line in lines for doc in json.loads(line)["docs"]]
-    with (eval_dir / "faithfulness" / "dev.jsonl").open(encoding="utf-8") as lines:
-        texts += list(dict.fromkeys(json.loads(line)["source"] for line in lines))
-    return [units for units in map(_split_units, texts) if units]
+def load_stories(seeds_dir: Path, eval_dir: Path) -> list[Story]:
+    """Return the pool: the seeds as one story, and each eval-dev news cluster (mds)."""
+    seeds = [p.read_text(encoding="utf-8") for p in sorted(seeds_dir.glob("*.txt"))]
+    clusters = [seeds]
+    for name in ("dev.jsonl", "dev-2doc.jsonl"):
+        with (eval_dir / "mds" / name).open(encoding="utf-8") as lines:
+            clusters += [[doc["text"] for doc in json.loads(line)["docs"]] for line in lines]
+    stories = []
+    for texts in clusters:
+        reports = [units for units in map(_split_units, texts) if len(units) >= 3]
+        if reports:
+            stories.append(Story(reports=reports))
+    return stories
 
 
-def _vary(base: list[str], other: list[str], rng: random.Random) -> list[str]:
-    """Return a variant of ``base``: the first unit (headline) kept, the body reworked."""
-    head, body = base[:1], base[1:]
-    if len(body) < 2:
-        return head + body + other[-2:]
-    kind = rng.randrange(4)
-    if kind == 0:  # rotate: the same paragraphs, a different lead
-        k = rng.randrange(1, len(body))
-        body = body[k:] + body[:k]
-    elif kind == 1:  # a contiguous slice holding at least 60% of the body's text
-        size = max(2, round(len(body) * rng.uniform(0.6, 0.9)))
-        total = sum(map(len, body))
-        starts = [
-            i
-            for i in range(len(body) - size + 1)
-            if sum(map(len, body[i : i + size])) >= 0.6 * total
-        ]
-        if starts:  # otherwise one long paragraph holds the story: keep the whole body
-            start = rng.choice(starts)
-            body = body[start : start + size]
-    elif kind == 2:  # splice in paragraphs of another article
-        at = rng.randrange(len(body) + 1)
-        body = body[:at] + other[1 : 1 + rng.randint(1, 3)] + body[at:]
-    else:  # merge neighbouring paragraphs into longer ones
-        merged: list[str] = []
-        for unit in body:
-            if merged and rng.random() < 0.4:
-                merged[-1] = f"{merged[-1]} {unit}"
-            else:
-                merged.append(unit)
-        body = merged
-    return head + body
+def _names(stories: Sequence[Story]) -> list[tuple[str, str]]:
+    """Return the full names ("Firstname Lastname") found in the pool, to swap in."""
+    found = {
+        match
+        for story in stories
+        for report in story.reports
+        for unit in report
+        for match in _FULL_NAME.findall(unit)
+        if match[0] not in _NOT_A_FIRST_NAME and match[1] not in _NOT_A_FIRST_NAME
+    }
+    return sorted(found)
 
 
-def generate_articles(pool: Sequence[list[str]], n: int, target: Path, seed: int = 0) -> list[Path]:
-    """Write ``n`` varied, pairwise byte-distinct articles under ``target``; return their paths."""
+def _vary_names(text: str, names: Sequence[tuple[str, str]], rng: random.Random) -> str:
+    """Give the people of ``text`` other names, consistently (full name and surname)."""
+    people = list(
+        dict.fromkeys(m for m in _FULL_NAME.findall(text) if m[0] not in _NOT_A_FIRST_NAME)
+    )
+    for first, last in people:
+        new_first, new_last = rng.choice(names)
+        text = re.sub(rf"\b{first} {last}\b", f"{new_first} {new_last}", text)
+        text = re.sub(rf"\b{last}\b", new_last, text)
+    return text
+
+
+def _vary_dates(text: str, rng: random.Random) -> str:
+    """Move the article in time: one month shift and one year shift for all its dates."""
+    month_shift, year_shift = rng.randrange(12), rng.randrange(-3, 2)
+
+    def month(match: re.Match[str]) -> str:
+        name = _MONTHS[(_MONTHS.index(match.group(1)) + month_shift) % 12]
+        day = f" {rng.randint(1, 28)}" if match.group(2) else ""
+        return name + day
+
+    text = _MONTH.sub(month, text)
+    return _YEAR.sub(lambda m: str(int(m.group(1)) + year_shift), text)
+
+
+def _vary_figures(text: str, rng: random.Random) -> str:
+    """Change the counts of ``text`` (not its years) by up to a fifth, as later reports do."""
+
+    def figure(match: re.Match[str]) -> str:
+        value = int(match.group(0))
+        return str(max(2, round(value * rng.uniform(0.8, 1.2))))
+
+    return _FIGURE.sub(figure, text)
+
+
+def _distinct(
+    story: Story, pool: Sequence[str], names: Sequence[tuple[str, str]], rng: random.Random
+) -> str:
+    """Return a new article on ``story``: a lead report's headline and an opening sentence of
+    it, then paragraphs recombined from sentences of the story's reports and, for half of
+    them, of other reports in ``pool``; people renamed, dates moved, counts changed.
+
+    The pool is a few thousand sentences; drawing sentences rather than whole paragraphs, and
+    half of them from anywhere, keeps two generated articles from sharing most of their text
+    (which would make briefer count them as one report).
+    """
+    lead = rng.choice(story.reports)
+    opening = rng.choice(_SENTENCE_END.split(lead[1]))
+    size = rng.randint(10, 24)
+    drawn = rng.sample(story.sentences, min(len(story.sentences), size // 2))
+    drawn += rng.sample(pool, size - len(drawn))
+    paragraphs = [lead[0], opening]
+    while drawn:
+        size = rng.randint(2, 4)
+        paragraphs.append(" ".join(drawn[:size]))
+        drawn = drawn[size:]
+    text = "\n\n".join(paragraphs) + "\n"
+    return _vary_figures(_vary_dates(_vary_names(text, names, rng), rng), rng)
+
+
+def _near_duplicate(original: str, rng: random.Random) -> str:
+    """Return ``original`` as republished: a new headline, a paragraph dropped or a credit."""
+    units = original.strip().split("\n\n")
+    kind = rng.randrange(3)
+    if kind == 0:
+        units[0] = f"{units[0]} | {rng.choice(_OUTLETS)}"
+    elif kind == 1 and len(units) > 4:
+        del units[rng.randrange(2, len(units))]
+    else:
+        units.append(f"Reporting by {rng.choice(_OUTLETS)} staff; editing by the news desk.")
+    return "\n\n".join(units) + "\n"
+
+
+def _kept_words(text: str) -> int:
+    blocks, _, _ = clean_text(text)
+    return sum(len(text[b.start : b.end].split()) for b in blocks)
+
+
+def generate_articles(stories: Sequence[Story], n: int, target: Path, seed: int = 0) -> list[Path]:
+    """Write ``n`` pairwise byte-distinct articles under ``target``; return their paths.
+
+    About ``DUPLICATE_SHARE`` of them are near-duplicates of an earlier one. Each keeps at
+    least ``MIN_KEPT_WORDS`` words of story under briefer's cleaning, so every file reads.
+    """
     rng = random.Random(seed)
-    seen: set[str] = set()
+    names = _names(stories)
+    pool = [s for story in stories for s in story.sentences]
+    seen: set[bytes] = set()
+    originals: list[str] = []
     paths: list[Path] = []
-    for i in range(n):
-        base = pool[i % len(pool)]
-        units = base if i < len(pool) else _vary(base, rng.choice(pool), rng)
-        text = "\n\n".join(units) + "\n"
-        while hashlib.sha256(text.encode()).hexdigest() in seen:
-            text += "\n" + rng.choice(rng.choice(pool)) + "\n"
-        seen.add(hashlib.sha256(text.encode()).hexdigest())
-        path = target / f"article_{i:05d}.txt"
+    while len(paths) < n:
+        if originals and rng.random() < DUPLICATE_SHARE:
+            text = _near_duplicate(rng.choice(originals), rng)
+        else:
+            text = _distinct(rng.choice(stories), pool, names, rng)
+            if _kept_words(text) >= MIN_KEPT_WORDS:
+                originals.append(text)
+        digest = hashlib.sha256(text.encode()).digest()
+        if digest in seen or _kept_words(text) < MIN_KEPT_WORDS:
+            continue
+        seen.add(digest)
+        path = target / f"article_{len(paths):05d}.txt"
         path.write_text(text, encoding="utf-8")
         paths.append(path)
     return paths
 
 
-def _brief_pile(paths: Sequence[Path], options: BriefOptions, result: PassResult) -> None:
-    """Brief one pile, adding its stage timings and counts to ``result``."""
-    clock = time.perf_counter()
-    sources = read_sources([str(p) for p in paths])
-    _add(result.stages, "read_sources", time.perf_counter() - clock)
+# --- one run, in its own process -------------------------------------------------------------
 
-    briefing: Briefing = build_briefing(sources, ExtractiveEngine(), options)
-    for stage, seconds in briefing.provenance.timings.items():
-        _add(result.stages, stage, seconds)
 
-    clock = time.perf_counter()
+def run_pile(directory: Path) -> dict[str, object]:
+    """Brief every article under ``directory`` as one pile; return CPU seconds per stage."""
+    import briefer.pipeline as pipeline
+    from briefer.engines.extractive.engine import ExtractiveEngine
+    from briefer.ingest.sources import read_sources
+    from briefer.models import BriefOptions
+    from briefer.render import render_markdown
+
+    pipeline.stage_clock = time.process_time  # the stage timings become CPU seconds
+    stages: dict[str, float] = {}
+    clock = time.process_time()
+    sources = read_sources([str(directory)])
+    stages["read_sources"] = time.process_time() - clock
+    briefing = pipeline.build_briefing(sources, ExtractiveEngine(), BriefOptions())
+    stages.update(briefing.provenance.timings)
+    clock = time.process_time()
     page = render_markdown(briefing)
-    _add(result.stages, "render", time.perf_counter() - clock)
-
-    result.briefings += 1
-    result.sources += len(sources)
-    result.duplicates += sum(1 for s in sources if s.duplicate_of)
-    result.bullets += len(briefing.bullets)
-    result.words += sum(len(b.text.split()) for b in briefing.bullets)
-    result.rejected += len(briefing.rejected)
+    stages["render"] = time.process_time() - clock
     if not page.strip():
-        raise RuntimeError(f"pile starting {paths[0].name} rendered an empty page")
+        raise RuntimeError("the pile rendered an empty page")
+    return {
+        "stages": stages,
+        "sources": len(sources),
+        "near_duplicates": sum(1 for s in sources if s.duplicate_of),
+        "bullets": len(briefing.bullets),
+        "words": sum(len(b.text.split()) for b in briefing.bullets),
+    }
 
 
-def _add(stages: dict[str, float], stage: str, seconds: float) -> None:
-    stages[stage] = stages.get(stage, 0.0) + seconds
+@dataclass
+class Run:
+    """What one run measured: CPU per stage, the process's CPU and peak RSS, and counts."""
+
+    stages: dict[str, float]
+    process_cpu_s: float
+    peak_rss_bytes: int
+    counts: dict[str, int]
 
 
-def run_pass(name: str, piles: list[list[Path]], trace: bool) -> PassResult:
-    """Brief every pile in this process and return the timings and peak memory."""
-    options = BriefOptions()
-    result = PassResult(name=name)
-    if trace:
-        tracemalloc.start()
-    start = time.perf_counter()
+def run_isolated(directory: Path) -> Run:
+    """Run one pile in a fresh interpreter; its CPU and peak RSS come from ``os.wait4``."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        report = Path(out.name)
     try:
-        for pile in piles:
-            _brief_pile(pile, options, result)
-    except Exception:
-        # briefer's errors take extra __init__ arguments and cannot cross the process
-        # boundary by pickling, so send the child's traceback as text instead
-        raise RuntimeError(traceback.format_exc()) from None
-    result.total_s = time.perf_counter() - start
-    if trace:
-        result.traced_peak_bytes = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    result.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return result
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(directory), "--report", str(report)]
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"the run on {directory} failed")
+        result = json.loads(report.read_text(encoding="utf-8"))
+    finally:
+        report.unlink(missing_ok=True)
+    return Run(
+        stages=result.pop("stages"),
+        process_cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_bytes=usage.ru_maxrss * 1024,
+        counts=result,
+    )
 
 
-def _run_isolated(name: str, piles: list[list[Path]], trace: bool) -> PassResult:
-    """Run one pass in a fresh process so that its peak RSS is not another pass's."""
-    context = multiprocessing.get_context("spawn")
-    start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        result = pool.submit(run_pass, name, piles, trace).result()
-    result.process_s = time.perf_counter() - start
-    return result
+def _median_run(runs: Sequence[Run]) -> Run:
+    stages = list(dict.fromkeys(s for r in runs for s in r.stages))
+    return Run(
+        stages={s: statistics.median(r.stages.get(s, 0.0) for r in runs) for s in stages},
+        process_cpu_s=statistics.median(r.process_cpu_s for r in runs),
+        peak_rss_bytes=int(statistics.median(r.peak_rss_bytes for r in runs)),
+        counts=runs[0].counts,
+    )
 
 
-def _mib(n_bytes: int | None) -> str:
-    return "-" if n_bytes is None else f"{n_bytes / (1 << 20):,.0f} MiB"
-
-
-def format_table(results: Sequence[PassResult]) -> str:
-    """Return the per-stage comparison of the passes as aligned text."""
-    stages = list(dict.fromkeys(s for r in results for s in r.stages))
-    rows: list[tuple[str, ...]] = [("stage", *(r.name for r in results))]
-    rows += [(s, *(f"{r.stages.get(s, 0.0):.2f} s" for r in results)) for s in stages]
-    rows.append(("total (wall)", *(f"{r.total_s:.2f} s" for r in results)))
-    rows.append(("process incl. imports", *(f"{r.process_s:.2f} s" for r in results)))
-    rows.append(("peak RSS", *(_mib(r.peak_rss_bytes) for r in results)))
-    if any(r.traced_peak_bytes is not None for r in results):
-        rows.append(("tracemalloc peak", *(_mib(r.traced_peak_bytes) for r in results)))
-    rows.append(("briefings", *(str(r.briefings) for r in results)))
-    rows.append(("sources (near-dups)", *(f"{r.sources} ({r.duplicates})" for r in results)))
-    rows.append(("bullets / words", *(f"{r.bullets} / {r.words}" for r in results)))
-    rows.append(("rejected claims", *(str(r.rejected) for r in results)))
+def format_table(sizes: Sequence[int], medians: Sequence[Run], runs: Sequence[int]) -> str:
+    """Return the per-stage table: one column per pile size."""
+    stages = list(dict.fromkeys(s for r in medians for s in r.stages))
+    rows: list[tuple[str, ...]] = [
+        ("stage (CPU s, median)", *(f"{n:,} ({k} runs)" for n, k in zip(sizes, runs, strict=True)))
+    ]
+    rows += [(s, *(f"{r.stages.get(s, 0.0):.2f}" for r in medians)) for s in stages]
+    rows.append(("stages total", *(f"{sum(r.stages.values()):.2f}" for r in medians)))
+    rows.append(("process CPU incl. imports", *(f"{r.process_cpu_s:.2f}" for r in medians)))
+    rows.append(
+        (
+            "CPU per 1,000 articles",
+            *(f"{r.process_cpu_s * 1000 / n:.2f}" for n, r in zip(sizes, medians, strict=True)),
+        )
+    )
+    rows.append(("peak RSS (MiB)", *(f"{r.peak_rss_bytes / (1 << 20):,.0f}" for r in medians)))
+    rows.append(
+        (
+            "sources (near-dups)",
+            *(f"{r.counts['sources']} ({r.counts['near_duplicates']})" for r in medians),
+        )
+    )
+    rows.append(
+        ("bullets / words", *(f"{r.counts['bullets']} / {r.counts['words']}" for r in medians))
+    )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
@@ -230,60 +339,59 @@ def format_table(results: Sequence[PassResult]) -> str:
     return "\n".join(lines)
 
 
-def meets_targets(result: PassResult) -> bool:
-    """Return whether a pass stayed under both the time and the memory target."""
-    return result.total_s < TIME_TARGET_S and result.peak_rss_bytes < MEMORY_TARGET_BYTES
-
-
-def _verdict(result: PassResult) -> str:
-    return (
-        f"{result.name}: {'PASS' if meets_targets(result) else 'FAIL'} "
-        f"({result.total_s:.1f} s of {TIME_TARGET_S:.0f} s, "
-        f"{_mib(result.peak_rss_bytes)} of {_mib(MEMORY_TARGET_BYTES)})"
-    )
-
-
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     shared = REPO_ROOT.parent / "shared"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--articles", type=int, default=1000, help="articles to generate")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10000])
+    parser.add_argument("--runs", type=int, default=3, help="runs per size (median shown)")
+    parser.add_argument(
+        "--runs-largest", type=int, default=None, help="runs for the largest size (default --runs)"
+    )
     parser.add_argument("--eval-dir", type=Path, default=shared / "eval-dev")
     parser.add_argument("--seeds-dir", type=Path, default=shared / "seeds")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the article variations")
-    parser.add_argument(
-        "--tracemalloc", action="store_true", help="also trace Python allocations (slower)"
-    )
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a pass misses a target")
-    args = parser.parse_args(argv)
-    if args.articles < PILE_SIZE:
-        parser.error(f"--articles must be at least {PILE_SIZE}")
-    return args
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated articles")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Generate the articles, run both passes and print the table; return the exit code."""
+    """Generate the piles, run each size, print the table; return the exit code."""
     args = _parse_args(argv)
-    pool = _load_pool(args.seeds_dir, args.eval_dir)
+    if args.worker is not None:
+        result = run_pile(args.worker)
+        args.report.write_text(json.dumps(result), encoding="utf-8")
+        return 0
+    sizes = sorted(args.sizes)
+    stories = load_stories(args.seeds_dir, args.eval_dir)
+    runs_per_size = [args.runs] * len(sizes)
+    if args.runs_largest is not None:
+        runs_per_size[-1] = args.runs_largest
+    medians: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="briefer-bench-") as tmp:
-        paths = generate_articles(pool, args.articles, Path(tmp), seed=args.seed)
-        size = sum(p.stat().st_size for p in paths)
-        n_piles = len(paths) // PILE_SIZE
-        many = [paths[i * PILE_SIZE : (i + 1) * PILE_SIZE] for i in range(n_piles)]
-        results = [
-            _run_isolated(f"1 pile x {len(paths)}", [paths], args.tracemalloc),
-            _run_isolated(f"{n_piles} piles x {PILE_SIZE}", many, args.tracemalloc),
-        ]
+        for size, runs in zip(sizes, runs_per_size, strict=True):
+            directory = Path(tmp) / str(size)
+            directory.mkdir()
+            paths = generate_articles(stories, size, directory, seed=args.seed)
+            megabytes = sum(p.stat().st_size for p in paths) / 1e6
+            print(f"generated {size:,} articles ({megabytes:.1f} MB)", file=sys.stderr)
+            medians.append(_median_run([run_isolated(directory) for _ in range(runs)]))
     print(f"command: {shlex.join(sys.orig_argv)}")
     print(
-        f"corpus: {len(paths)} articles, {size / 1e6:.1f} MB, from {len(pool)} base articles; "
-        f"{multiprocessing.cpu_count()} cores, Python {platform.python_version()}"
+        f"pool: {len(stories)} stories; {multiprocessing.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
     )
     print()
-    print(format_table(results))
+    print(format_table(sizes, medians, runs_per_size))
+    largest = medians[-1]
+    ok = largest.process_cpu_s <= CPU_TARGET_S and largest.peak_rss_bytes < MEMORY_TARGET_BYTES
     print()
-    print("\n".join(_verdict(r) for r in results))
-    failed = not all(meets_targets(r) for r in results)
-    return 1 if args.strict and failed else 0
+    print(
+        f"{sizes[-1]:,} articles: {'PASS' if ok else 'FAIL'} ({largest.process_cpu_s:.1f} s CPU "
+        f"of {CPU_TARGET_S:.0f} s, {largest.peak_rss_bytes / (1 << 20):,.0f} MiB of 1,024 MiB)"
+    )
+    return 1 if args.strict and not ok else 0
 
 
 if __name__ == "__main__":
