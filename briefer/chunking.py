@@ -26,7 +26,11 @@ _CHUNK_SEPARATOR = "\n\n"
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     """Return the spans of the sentences in ``text[start:end]``, trimmed of whitespace."""
     stop = len(text) if end is None else end
-    return [Span(start=start + a, end=start + b) for a, b in _sentence_offsets(text[start:stop])]
+    # Built without re-validation: offsets from _trim are ordered and non-negative.
+    return [
+        Span.model_construct(start=start + a, end=start + b)
+        for a, b in _sentence_offsets(text[start:stop])
+    ]
 
 
 @lru_cache(maxsize=8192)
@@ -73,7 +77,7 @@ def make_chunks(
         source_id = group[0].source_id
         numbers[source_id] = numbers.get(source_id, 0) + 1
         chunks.append(
-            Chunk(
+            Chunk.model_construct(  # trusted: built from our own passages
                 id=f"{source_id}.C{numbers[source_id]}",
                 source_id=source_id,
                 passages=group,
@@ -179,7 +183,8 @@ def _group_by_source(passages: list[Passage]) -> list[list[Passage]]:
 
 def _make_passage(source: Source, number: int, sentences: list[Span], n_tokens: int) -> Passage:
     start, end = sentences[0].start, sentences[-1].end
-    return Passage(
+    # Built without re-validation: every field comes from the source and its sentence spans.
+    return Passage.model_construct(
         id=f"{source.id}.P{number}",
         source_id=source.id,
         start=start,

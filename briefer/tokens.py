@@ -39,8 +39,13 @@ def encoding_name() -> str:
     return OFFLINE_ENCODING if _encoding() is not None else "estimate"
 
 
+@lru_cache(maxsize=1 << 16)
 def count_tokens(text: str) -> int:
-    """Return the number of cl100k tokens in ``text``, computed offline."""
+    """Return the number of cl100k tokens in ``text``, computed offline.
+
+    Cached by text: republished reports repeat their sentences and passages, and chunking
+    counts each sentence, then the passages and chunks that join them.
+    """
     enc = _encoding()
     if enc is None:
         return estimate_tokens(text)

@@ -105,11 +105,11 @@ class ExtractiveEngine:
                     text = _source_slice(passage, span.start, span.end)
                     if not _is_statement(text):
                         continue
-                    claims.append(
-                        Claim(
+                    claims.append(  # built without re-validation: our own ids and text
+                        Claim.model_construct(
                             id=f"{passage.id}.s{number}",
                             text=text,
-                            citations=[Citation(passage_id=passage.id, quote=text)],
+                            citations=[Citation.model_construct(passage_id=passage.id, quote=text)],
                             chunk_id=chunk.id,
                         )
                     )
@@ -202,9 +202,9 @@ def _cleanliness(statements: Sequence[Statement]) -> np.ndarray:
 
 def _concepts(text: str) -> set[str]:
     """Return the concepts a sentence covers: bigrams of its stemmed content words and numbers."""
-    words = content_stems(text) + [str(n) for n in extract_numbers(text)]
     stems = content_stems(text)
-    return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | set(words[len(stems) :])
+    numbers = [str(n) for n in extract_numbers(text)]
+    return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | set(numbers)
 
 
 def _concept_weights(
@@ -237,16 +237,29 @@ def _rank(
     evaluation keeps it fast: a sentence's gain can only shrink as coverage grows.
     """
     position = _positions(statements)
-    concepts = [_concepts(s.text) for s in statements]
+    # Republished reports repeat their sentences: each distinct text's features are computed
+    # once and shared (read only) by every statement with that text.
+    by_text: dict[str, set[str]] = {}
+    for s in statements:
+        if s.text not in by_text:
+            by_text[s.text] = _concepts(s.text)
+    concepts = [by_text[s.text] for s in statements]
     weights = _concept_weights(concepts, statements, position)
     cleanliness = _cleanliness(statements)
     query = set() if options.audience_preset else set(content_stems(options.audience))
+    suits: dict[str, tuple[float, float]] = {}  # text -> (audience fit x standing, sqrt(words))
+    for s in statements:
+        if s.text not in suits:
+            suits[s.text] = (
+                audience_weight(s.text, options, query)
+                * (0.75 if _DANGLING_START.search(s.text) else 1.0),
+                np.sqrt(count_words(s.text)),
+            )
     factor = [
-        audience_weight(s.text, options, query)
-        * (0.75 if _DANGLING_START.search(s.text) else 1.0)
+        suits[s.text][0]
         * float(cleanliness[i])
         * (0.8 + 0.2 * float(position[i]))
-        / np.sqrt(count_words(s.text))
+        / suits[s.text][1]
         for i, s in enumerate(statements)
     ]
     covered: set[str] = set()

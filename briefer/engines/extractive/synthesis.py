@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -143,12 +144,15 @@ def vectorize(texts: Sequence[str]) -> TfidfRows:
     """
     first_seen: dict[str, int] = {}  # term -> its number, in order of first appearance
     rows: list[list[tuple[int, int]]] = []
+    by_text: dict[str, list[tuple[int, int]]] = {}  # repeated texts are analysed once
     for text in texts:
-        counts: dict[int, int] = {}
-        for stem in content_stems(text):
-            term = first_seen.setdefault(stem, len(first_seen))
-            counts[term] = counts.get(term, 0) + 1
-        rows.append(sorted(counts.items()))
+        if text not in by_text:
+            counts: dict[int, int] = {}
+            for stem in content_stems(text):
+                term = first_seen.setdefault(stem, len(first_seen))
+                counts[term] = counts.get(term, 0) + 1
+            by_text[text] = sorted(counts.items())
+        rows.append(by_text[text])
     indptr = np.zeros(len(texts) + 1, dtype=np.int32)
     np.cumsum([len(row) for row in rows], out=indptr[1:])
     if not first_seen:  # every text empty after stop-word removal
@@ -220,19 +224,37 @@ def misspelling_rates(texts: dict[str, str]) -> dict[str, float]:
     from rapidfuzz import fuzz, process
 
     names = {key: set(_NAME.findall(text)) for key, text in texts.items()}
+    # How many sources spell each name: a name another source also writes is shared, and
+    # "the names of the other sources" are every name but this source's own unshared ones.
+    # Counting once keeps this linear in the sources (a union per source was quadratic).
+    spelled_by = Counter(name for own in names.values() for name in own)
+    everyone = sorted(spelled_by)
     rates: dict[str, float] = {}
     for key, own in names.items():
-        others = set().union(*(v for k, v in names.items() if k != key))
-        if not own or not others:
+        only_here = {name for name in own if spelled_by[name] == 1}
+        if not own or len(only_here) == len(everyone):  # no other source names anyone
             rates[key] = 0.0
             continue
         variants = 0
-        for name in own - others:
-            match = process.extractOne(name, others, scorer=fuzz.ratio, score_cutoff=75)
-            if match and not (match[0].startswith(name) or name.startswith(match[0])):
+        for name in sorted(only_here):
+            match = _closest(name, everyone, only_here, process, fuzz)
+            if match and not (match.startswith(name) or name.startswith(match)):
                 variants += 1
         rates[key] = variants / len(own)
     return rates
+
+
+def _closest(
+    name: str, choices: Sequence[str], excluded: set[str], process: Any, fuzz: Any
+) -> str | None:
+    """Return the choice most like ``name`` (ratio >= 75), leaving out ``excluded``."""
+    best: tuple[float, str] | None = None
+    for choice, score, _ in process.extract(
+        name, choices, scorer=fuzz.ratio, score_cutoff=75, limit=None
+    ):
+        if choice not in excluded and (best is None or score > best[0]):
+            best = (score, choice)
+    return best[1] if best else None
 
 
 _QUANTITY = re.compile(
