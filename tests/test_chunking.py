@@ -341,3 +341,19 @@ def test_make_passages_counts_the_gaps_between_sentences() -> None:
     assert [p.text for p in make_passages(source, len, max_tokens=34)] == [
         "Talks began late.      They ended."
     ]
+
+
+def test_the_quickly_loaded_encoding_is_tiktoken_offlines_cl100k() -> None:
+    import tiktoken
+
+    from briefer.tokens import OFFLINE_ENCODING, _encoding, _load_offline_encoding, count_tokens
+
+    ours = _load_offline_encoding()
+    theirs = tiktoken.get_encoding(OFFLINE_ENCODING)
+    assert ours.name == theirs.name  # type: ignore[attr-defined]
+    assert ours._pat_str == theirs._pat_str  # type: ignore[attr-defined]
+    assert ours._special_tokens == theirs._special_tokens  # type: ignore[attr-defined]
+    assert ours._mergeable_ranks == theirs._mergeable_ranks  # type: ignore[attr-defined]
+    assert isinstance(_encoding(), tiktoken.Encoding)
+    text = "Zelensky's 30-day ceasefire: “no”, 1,200 POWs — <|endoftext|> 東京\n\n  end."
+    assert count_tokens(text) == len(theirs.encode(text, disallowed_special=()))
