@@ -33,6 +33,11 @@ from briefer.models import LENGTH_WORDS, Length
 from briefer.redact import mask_url
 
 StructuredMode = Literal["auto", "json_schema", "json_object", "none"]
+# How far a request's JSON schema narrows what a reply may cite (engines/llm/schemas.py):
+# "grammar" also pins quotes to the passages' sentences and bounds lengths (servers that turn
+# schemas into grammars), "ids" lists the passage and claim ids only, "off" sends the generic
+# schema; "auto" is "grammar" with --base-url (a local server) and "ids" otherwise.
+CitationSchema = Literal["auto", "grammar", "ids", "off"]
 
 
 class ModelInfo(BaseModel):
@@ -94,6 +99,7 @@ ENV_VARS: dict[str, str] = {
     "context_window": "BRIEFER_CONTEXT_WINDOW",
     "max_output_tokens": "BRIEFER_MAX_OUTPUT_TOKENS",
     "structured": "BRIEFER_STRUCTURED",
+    "citation_schema": "BRIEFER_CITATION_SCHEMA",
     "timeout": "BRIEFER_TIMEOUT",
     "max_retries": "BRIEFER_MAX_RETRIES",
     "retry_wait": "BRIEFER_RETRY_WAIT",
@@ -130,6 +136,7 @@ class Settings(BaseModel):
     context_window: int | None = Field(default=None, ge=2048)
     max_output_tokens: int | None = Field(default=None, ge=16)
     structured: StructuredMode = "auto"
+    citation_schema: CitationSchema = "auto"
     timeout: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0)
     retry_wait: float = Field(default=1.0, ge=0)
@@ -189,6 +196,13 @@ class Settings(BaseModel):
     def shown_base_url(self) -> str:
         """Return the server as it may be shown anywhere: credentials masked."""
         return mask_url(self.base_url) if self.base_url else "the OpenAI API"
+
+    @property
+    def schema_narrowing(self) -> CitationSchema:
+        """Return the citation schema in force: ``auto`` resolved by whether a server is named."""
+        if self.citation_schema != "auto":
+            return self.citation_schema
+        return "grammar" if self.base_url is not None else "ids"
 
     @property
     def model_info(self) -> ModelInfo:

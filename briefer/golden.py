@@ -16,6 +16,8 @@ A case replayed from a cassette of model replies uses the ``llm-replay`` engine:
     engine = "llm-replay"
     cassette = "cassette.jsonl"      # relative to the case
     model = "gpt-4o-mini"            # must match the recording; so must the prompts
+    prompts = "brief=1"              # prompt versions, as --prompt-version takes them
+    citation_schema = "off"          # also context_window, max_output_tokens, structured...
 
 The replay settings are built here, never read from the environment or ``.env``, so a
 golden gives the same result on every machine and never reaches a network.
@@ -55,7 +57,15 @@ def _extractive(_: dict[str, Any], __: Path) -> Engine:
 
 
 # Settings a replay case may pin in case.toml (a golden or the case's top level).
-_REPLAY_FIELDS = ("model", "context_window", "structured", "single_call", "repair_rounds")
+_REPLAY_FIELDS = (
+    "model",
+    "context_window",
+    "max_output_tokens",
+    "structured",
+    "citation_schema",
+    "single_call",
+    "repair_rounds",
+)
 
 
 def case_settings(spec: dict[str, Any], **changes: Any) -> Settings:

@@ -16,8 +16,8 @@ ARTICLES = Path(__file__).parents[1] / "examples" / "istanbul-talks" / "articles
 runner = CliRunner()
 
 
-def _run(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, list(args), input=stdin, env={"OPENAI_API_KEY": ""})
+def _run(*args: str, stdin: str | None = None, **env: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), input=stdin, env={"OPENAI_API_KEY": "", **env})
 
 
 def test_brief_writes_markdown_and_says_which_engine_on_stderr() -> None:
@@ -154,15 +154,15 @@ def test_show_rejected_appends_the_rejected_claims_with_reasons() -> None:
         "--model",
         "gpt-4o-mini",
         "--prompt-version",
-        "brief=1",  # the cassette answers brief v1 requests, as its case.toml pins
+        "brief=1,repair=1",  # the cassette answers these released versions, as case.toml pins
         "--audience",
         "analyst",
         "--no-cache",
     ]
-    plain = _run(*args)
+    plain = _run(*args, BRIEFER_CITATION_SCHEMA="off")  # nor narrowed schemas
     assert plain.exit_code == 0, plain.stderr
     assert "## Rejected claims" not in plain.stdout
-    shown = _run(*args, "--show-rejected")
+    shown = _run(*args, "--show-rejected", BRIEFER_CITATION_SCHEMA="off")
     assert shown.stdout.startswith(plain.stdout.rstrip("\n"))
     rejected = shown.stdout.split("## Rejected claims", 1)[1]
     assert "`quote_not_found`" in rejected

@@ -55,11 +55,17 @@ def test_replayed_example_rejects_its_scripted_fabrications_with_reasons(tmp_pat
     assert lines and all(json.loads(line)["scripted"] is True for line in lines)
 
     args = ["brief", str(REPLAY / "articles"), "--replay", str(cassette), "--model", "gpt-4o-mini"]
-    args += ["--prompt-version", "brief=1"]  # what the cassette answers, as case.toml pins
+    # What the cassette answers, as case.toml pins: released prompts, the generic schema.
+    args += ["--prompt-version", "brief=1,repair=1"]
     result = runner.invoke(
         app,
         [*args, "--audience", "analyst", "--format", "json"],
-        env={"BRIEFER_CACHE_DIR": str(tmp_path), "OPENAI_BASE_URL": "", "OPENAI_API_KEY": ""},
+        env={
+            "BRIEFER_CACHE_DIR": str(tmp_path),
+            "OPENAI_BASE_URL": "",
+            "OPENAI_API_KEY": "",
+            "BRIEFER_CITATION_SCHEMA": "off",
+        },
     )
     assert result.exit_code == 0, result.stderr
     briefing = Briefing.model_validate_json(result.stdout)

@@ -97,14 +97,14 @@ def test_unknown_template_and_version(tmp_path: Path) -> None:
 
 
 def test_user_directory_overrides_and_adds_versions(tmp_path: Path) -> None:
-    bundled = (PROMPTS / "repair.v1.md").read_text(encoding="utf-8")
-    assert DEFAULT_VERSIONS["repair"] == 1
-    _write(tmp_path, "repair.v1.md", bundled.replace("You correct", "You fix"))
-    _write(tmp_path, "repair.v2.md", bundled.replace("version: 1", "version: 2"))
-    overridden = load_prompt("repair", None, tmp_path)
-    assert overridden.path == tmp_path / "repair.v1.md"
-    assert overridden.sha256 != load_prompt("repair").sha256
-    assert load_prompt("repair", 2, tmp_path).version == 2
+    default = DEFAULT_VERSIONS["map"]
+    bundled = (PROMPTS / f"map.v{default}.md").read_text(encoding="utf-8")
+    _write(tmp_path, f"map.v{default}.md", bundled.replace("[user]", "[user]\nOverridden."))
+    _write(tmp_path, "map.v8.md", bundled.replace(f"version: {default}", "version: 8"))
+    overridden = load_prompt("map", None, tmp_path)
+    assert overridden.path == tmp_path / f"map.v{default}.md"
+    assert overridden.sha256 != load_prompt("map").sha256
+    assert load_prompt("map", 8, tmp_path).version == 8
 
 
 def test_header_must_match_the_file_name(tmp_path: Path) -> None:
@@ -143,12 +143,13 @@ def test_bundled_templates_render_with_the_engine_variables() -> None:
 
 def test_describe_prompts_marks_default_selected_and_user(tmp_path: Path) -> None:
     bundled = (PROMPTS / "reduce.v1.md").read_text(encoding="utf-8")
-    _write(tmp_path, "reduce.v3.md", bundled.replace("version: 1", "version: 3"))
-    rows = {(r[0], r[1]): r for r in describe_prompts(tmp_path, {"reduce": 3})}
-    assert rows[("repair", "v1")][2] == "default"
+    _write(tmp_path, "reduce.v8.md", bundled.replace("version: 1", "version: 8"))
+    rows = {(r[0], r[1]): r for r in describe_prompts(tmp_path, {"reduce": 8})}
+    map_default = f"v{DEFAULT_VERSIONS['map']}"
+    assert rows[("map", map_default)][2] == "default"
+    assert rows[("map", "v1")][2] == ""
     assert rows[("reduce", "v1")][2] == ""
-    assert rows[("reduce", "v3")][2] == "selected (user)"
+    assert rows[("reduce", "v8")][2] == "selected (user)"
     assert (
-        rows[("repair", "v1")][3]
-        == hashlib.sha256((PROMPTS / "repair.v1.md").read_bytes()).hexdigest()
+        rows[("map", "v1")][3] == hashlib.sha256((PROMPTS / "map.v1.md").read_bytes()).hexdigest()
     )

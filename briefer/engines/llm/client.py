@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
@@ -130,30 +130,47 @@ class LLMClient:
         with self._lock:
             return self._usage
 
-    def complete(self, messages: Sequence[Message], output: type[Output], *, label: str) -> Output:
+    def complete(
+        self,
+        messages: Sequence[Message],
+        output: type[Output],
+        *,
+        label: str,
+        schema: dict[str, Any] | None = None,
+        reask_if: Callable[[Output], str | None] | None = None,
+    ) -> Output:
         """Return the model's reply to ``messages`` parsed as ``output``.
+
+        ``schema`` replaces the generic schema of ``output`` in strict json_schema mode (a
+        schema narrowed to this request, ``engines.llm.schemas``). ``reask_if`` judges a
+        reply that parsed: a message it returns is sent back as the one re-ask's instruction
+        (e.g. a reply that copied the prompt's placeholders), and the second reply is kept.
 
         Raises:
             LLMTruncatedError: the reply was cut off at the output limit.
             LLMResponseError: the reply was still invalid (or a refusal) after one re-ask.
             LLMAuthError, LLMUnavailableError, LLMError: the call itself failed.
         """
-        reply = self._exchange(messages, output, label)
+        reply = self._exchange(messages, output, label, schema)
         try:
-            return parse_reply(reply, output)
+            parsed = parse_reply(reply, output)
         except ValueError as problem:
-            first_problem = shorten(str(problem))
-        logger.debug("re-asking %s: %s", label, first_problem)
+            instruction = (
+                f"Your reply could not be used: {shorten(str(problem))}\n"
+                "Reply again with only the JSON object, matching the schema."
+            )
+        else:
+            plainer = reask_if(parsed) if reask_if is not None else None
+            if plainer is None:
+                return parsed
+            instruction = plainer
+        logger.debug("re-asking %s: %s", label, shorten(instruction))
         again = [
             *messages,
             {"role": "assistant", "content": reply.content or ""},
-            {
-                "role": "user",
-                "content": "Your reply could not be used: "
-                f"{first_problem}\nReply again with only the JSON object, matching the schema.",
-            },
+            {"role": "user", "content": instruction},
         ]
-        reply = self._exchange(again, output, f"{label} re-ask")
+        reply = self._exchange(again, output, f"{label} re-ask", schema)
         try:
             return parse_reply(reply, output)
         except ValueError as problem:
@@ -163,9 +180,15 @@ class LLMClient:
             ) from None
 
     def _payload(
-        self, messages: Sequence[Message], output: type[BaseModel], mode: StructuredMode
+        self,
+        messages: Sequence[Message],
+        output: type[BaseModel],
+        mode: StructuredMode,
+        narrowed: dict[str, Any] | None = None,
     ) -> dict[str, object]:
-        schema = schema_of(output)
+        # The narrowed schema is enforced by the server only; a model reading the schema in
+        # the prompt gets the short generic one (the ids are in the passages it reads).
+        schema = narrowed if narrowed is not None and mode == "json_schema" else schema_of(output)
         sent = [dict(m) for m in messages]
         if mode != "json_schema":
             # Without a server-enforced schema the model must read it.
@@ -189,14 +212,18 @@ class LLMClient:
         return body
 
     def _exchange(
-        self, messages: Sequence[Message], output: type[BaseModel], label: str
+        self,
+        messages: Sequence[Message],
+        output: type[BaseModel],
+        label: str,
+        schema: dict[str, Any] | None = None,
     ) -> StoredReply:
         while True:
             mode = self._mode
-            payload = self._payload(messages, output, mode)
+            payload = self._payload(messages, output, mode, schema)
             key = request_key(payload)
             try:
-                reply, source = self._serve(key, payload, messages, output, label)
+                reply, source = self._serve(key, payload, messages, output, label, schema)
                 break
             except openai.BadRequestError as exc:
                 if not self._fall_back(mode, exc):
@@ -220,11 +247,12 @@ class LLMClient:
         messages: Sequence[Message],
         output: type[BaseModel],
         label: str,
+        schema: dict[str, Any] | None,
     ) -> tuple[StoredReply, str]:
         if self.tracer is not None:
             self.tracer.write(f"{label} request", {"key": key, "request": payload})
         if self._replay is not None:
-            return self._replay.replay(self._replay_key(key, messages, output)), "replay"
+            return self._replay.replay(self._replay_key(key, messages, output, schema)), "replay"
         if self._cache is not None:
             cached = self._cache.get(key)
             if cached is not None:
@@ -242,12 +270,18 @@ class LLMClient:
                 )
         return reply, "network"
 
-    def _replay_key(self, key: str, messages: Sequence[Message], output: type[BaseModel]) -> str:
+    def _replay_key(
+        self,
+        key: str,
+        messages: Sequence[Message],
+        output: type[BaseModel],
+        schema: dict[str, Any] | None,
+    ) -> str:
         # The recording run may have fallen back to a weaker mode after a 400 it did not record.
         assert self._replay is not None
         mode: StructuredMode | None = self._mode
         while mode is not None and self.settings.structured == "auto":
-            candidate = request_key(self._payload(messages, output, mode))
+            candidate = request_key(self._payload(messages, output, mode, schema))
             if self._replay.has(candidate):
                 return candidate
             mode = _FALLBACK.get(mode)

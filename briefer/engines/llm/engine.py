@@ -19,10 +19,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
+from typing import TypeVar
 
 from briefer.config import Settings, budgets_for, estimate_cost
 from briefer.engines.llm.cache import Tracer
 from briefer.engines.llm.client import LLMClient
+from briefer.engines.llm.echo import TemplateEcho
 from briefer.engines.llm.io import (
     BriefOutput,
     CitationOut,
@@ -48,6 +50,7 @@ from briefer.engines.llm.planning import (
 )
 from briefer.engines.llm.prompts import render_prompt
 from briefer.engines.llm.reduce import FailFast, Reducer, run_parallel, to_draft
+from briefer.engines.llm.schemas import citing_schema, recorded_narrowing
 from briefer.errors import LLMResponseError, LLMTruncatedError
 from briefer.models import (
     BriefOptions,
@@ -65,6 +68,7 @@ from briefer.models import (
 ENGINE_NAME = "llm"
 __all__ = ["ENGINE_NAME", "LLMEngine", "RunPlan", "plan_run"]
 _MAX_SPLITS = 2  # a cut-off map reply is retried as halves, and those halves once more
+CitingOutput = TypeVar("CitingOutput", MapOutput, RepairOutput, BriefOutput)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,10 @@ class LLMEngine:
     name = ENGINE_NAME
 
     def __init__(self, settings: Settings, *, client: LLMClient | None = None) -> None:
+        if settings.replay_path is not None and settings.citation_schema == "auto":
+            recorded = recorded_narrowing(settings.replay_path)
+            if recorded is not None:  # replay the schemas the recording's server was sent
+                settings = settings.model_copy(update={"citation_schema": recorded})
         self.settings = settings
         self.model: str | None = settings.model
         self.repair_rounds = settings.repair_rounds  # how often the pipeline may ask for repairs
@@ -267,17 +275,14 @@ class LLMEngine:
 
     def _brief_in_one_call(self, chunks: list[Chunk], options: BriefOptions) -> list[Claim] | None:
         self._used.add("brief")
-        messages = render_prompt(
-            self.templates["brief"],
-            {
-                "audience": options.audience,
-                "audience_guidance": audience_guidance(options),
-                "max_words": options.max_words,
-                "passages": render_passages(chunks),
-            },
-        )
+        variables: dict[str, object] = {
+            "audience": options.audience,
+            "audience_guidance": audience_guidance(options),
+            "max_words": options.max_words,
+            "passages": render_passages(chunks),
+        }
         try:
-            output = self.client.complete(messages, BriefOutput, label="brief")
+            output = self._complete("brief", variables, chunks, BriefOutput, "brief")
         except (LLMTruncatedError, LLMResponseError) as exc:
             self.notes.append(f"one-call briefing failed ({exc}); mapping the sources in parts")
             return None
@@ -303,12 +308,12 @@ class LLMEngine:
     def _map_group(self, group: list[Chunk], options: BriefOptions, depth: int) -> _Found:
         self._used.add("map")
         label = f"map {group[0].id}" + (f"..{group[-1].id}" if len(group) > 1 else "")
-        messages = render_prompt(
-            self.templates["map"],
-            {"audience": options.audience, "passages": render_passages(group)},
-        )
+        variables: dict[str, object] = {
+            "audience": options.audience,
+            "passages": render_passages(group),
+        }
         try:
-            output = self.client.complete(messages, MapOutput, label=label)
+            output = self._complete("map", variables, group, MapOutput, label)
         except LLMTruncatedError:
             halves = split_group(group) if depth < _MAX_SPLITS else []
             if not halves:
@@ -336,12 +341,12 @@ class LLMEngine:
     def _repair_job(self, chunks: list[Chunk], items: list[RejectedClaim]) -> list[Claim]:
         self._used.add("repair")
         label = "repair " + ",".join(c.id for c in chunks)
-        messages = render_prompt(
-            self.templates["repair"],
-            {"claims": _render_rejected(items), "passages": render_passages(chunks)},
-        )
+        variables: dict[str, object] = {
+            "claims": _render_rejected(items),
+            "passages": render_passages(chunks),
+        }
         try:
-            output = self.client.complete(messages, RepairOutput, label=label)
+            output = self._complete("repair", variables, chunks, RepairOutput, label)
         except (LLMTruncatedError, LLMResponseError) as exc:
             self.notes.append(f"{label}: claims stay rejected ({exc})")
             return []
@@ -360,9 +365,40 @@ class LLMEngine:
                 )
         return repaired
 
+    def _complete(
+        self,
+        template: str,
+        variables: dict[str, object],
+        chunks: Sequence[Chunk],
+        output: type[CitingOutput],
+        label: str,
+    ) -> CitingOutput:
+        """Return the reply to ``template`` over ``chunks``, citing only their passages.
+
+        The request's schema lists the passages the reply may cite (and, on grammar servers,
+        their sentences as the only quotes); a reply copying the template is re-asked once.
+        """
+        messages = render_prompt(self.templates[template], variables)
+        narrowing = self.settings.schema_narrowing
+        grammar = narrowing == "grammar"
+        schema = (
+            None
+            if narrowing == "off"
+            else citing_schema(output, chunks, grammar=grammar, max_claims=_claim_cap(chunks))
+        )
+        first = next((p.id for c in chunks for p in c.passages), "S1.P1")
+        echo = TemplateEcho(self.templates[template], variables).reask_for_claims(first)
+        return self.client.complete(messages, output, label=label, schema=schema, reask_if=echo)
+
     def _trace(self, label: str, data: object) -> None:
         if self.tracer is not None:
             self.tracer.write(label, data)
+
+
+def _claim_cap(chunks: Sequence[Chunk]) -> int:
+    """Return the most claims a reply over ``chunks`` may hold: a few per sentence shown."""
+    sentences = sum(max(1, len(p.sentences)) for c in chunks for p in c.passages)
+    return 2 * sentences
 
 
 def _passage_homes(chunks: Sequence[Chunk]) -> dict[str, str]:

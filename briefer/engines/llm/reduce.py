@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from briefer.engines.llm.cache import Tracer
 from briefer.engines.llm.client import LLMClient
+from briefer.engines.llm.echo import TemplateEcho
 from briefer.engines.llm.io import (
     DIFFERENCES_TITLE,
     BulletOut,
@@ -32,6 +33,7 @@ from briefer.engines.llm.io import (
     render_sources,
 )
 from briefer.engines.llm.prompts import PromptTemplate, render_prompt
+from briefer.engines.llm.schemas import reduce_schema
 from briefer.engines.llm.shortlist import ClaimGroup, rank_claims, shortlist_claims
 from briefer.errors import LLMResponseError, LLMTruncatedError
 from briefer.models import BriefOptions, Claim, Draft, DraftBullet, DraftSection, Source
@@ -166,17 +168,28 @@ class Reducer:
         scope: str,
         label: str,
     ) -> ReduceOutput:
-        messages = render_prompt(
-            self.template,
-            {
-                "audience": options.audience,
-                "audience_guidance": audience_guidance(options),
-                **claim_listing(self.template, items, sources),
-                "scope": scope,
-                "max_words": options.max_words,
-            },
+        variables: dict[str, object] = {
+            "audience": options.audience,
+            "audience_guidance": audience_guidance(options),
+            **claim_listing(self.template, items, sources),
+            "scope": scope,
+            "max_words": options.max_words,
+        }
+        messages = render_prompt(self.template, variables)
+        narrowing = self.client.settings.schema_narrowing
+        schema = (
+            None
+            if narrowing == "off"
+            else reduce_schema(ReduceOutput, [i.id for i in items], grammar=narrowing == "grammar")
         )
-        return self.client.complete(messages, ReduceOutput, label=label)
+        echo = TemplateEcho(self.template, variables)
+        return self.client.complete(
+            messages,
+            ReduceOutput,
+            label=label,
+            schema=schema,
+            reask_if=echo.reask_for_bullets(items[0].id if items else "K1"),
+        )
 
     def _trace(self, label: str, data: object) -> None:
         if self.tracer is not None:

@@ -1,0 +1,168 @@
+"""Per-request JSON schemas: an output model's strict schema, narrowed to what one reply may cite.
+
+The generic schema of ``MapOutput`` lets a model put any string in ``passage_id`` and
+``quote``; a small model then copies the prompt's placeholders and every claim is rejected.
+Where the server enforces the schema, each request therefore says exactly what it may cite:
+
+- ``passage_id`` is an ``enum`` of the ids of the passages shown (every schema-enforcing
+  server accepts that, OpenAI's strict mode included, up to ``MAX_ENUM_IDS`` values);
+- with ``quotes=True`` (servers that turn the schema into a grammar: llama.cpp, Ollama,
+  vLLM, LM Studio) a citation is an ``anyOf`` with one branch per passage, pairing its id
+  (a one-value ``enum``) with an ``enum`` of its sentences, so a quote is verbatim by
+  construction; claim and bullet texts get a length range and lists a maximum length, which
+  stops a looping model inside the grammar instead of at the server's context limit.
+
+Only keywords llama.cpp's ``json-schema-to-grammar`` implements are used (``enum``,
+``anyOf``, ``minLength``, ``maxLength``, ``maxItems``, ``$ref`` into ``$defs``,
+``additionalProperties: false``); ``tests/test_schemas.py`` keeps it so.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from briefer.config import CitationSchema
+from briefer.engines.llm.client import schema_of
+from briefer.models import Chunk, Passage
+
+Schema = dict[str, Any]
+
+MAX_ENUM_IDS = 500  # OpenAI's strict mode allows 1,000 enum values in a whole schema
+MAX_QUOTE_CHARS = 60_000  # beyond this the grammar grows slow to build; ids stay constrained
+TEXT_LENGTH = (8, 400)  # characters of a claim's or bullet's text
+TITLE_LENGTH = (3, 120)
+MAX_CITATIONS = 3  # per claim
+MAX_CLAIM_IDS = 8  # per bullet
+
+
+def passage_sentences(passage: Passage) -> list[str]:
+    """Return the sentences of ``passage`` on one line each, as the prompt shows them."""
+    spans = passage.sentences
+    if not spans:
+        return [" ".join(passage.text.split())]
+    pieces = [passage.text[s.start - passage.start : s.end - passage.start] for s in spans]
+    return [text for text in (" ".join(p.split()) for p in pieces) if text]
+
+
+def citing_schema(
+    output: type[BaseModel], chunks: Sequence[Chunk], *, grammar: bool, max_claims: int = 0
+) -> Schema:
+    """Return ``output``'s schema with its citations narrowed to the passages of ``chunks``.
+
+    ``output`` is one of the models with ``CitationOut`` (map, repair, brief). Returns the
+    generic schema when there are too many passages to list. ``max_claims`` (with
+    ``quotes``) bounds the number of claims; 0 leaves it open.
+    """
+    schema = copy.deepcopy(schema_of(output))
+    passages = [p for chunk in chunks for p in chunk.passages]
+    if not passages or len(passages) > MAX_ENUM_IDS:
+        return schema
+    defs = schema["$defs"]
+    citation = defs["CitationOut"]
+    sentences = {p.id: passage_sentences(p) for p in passages}
+    if grammar and sum(len(s) for ss in sentences.values() for s in ss) <= MAX_QUOTE_CHARS:
+        defs["CitationOut"] = {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "passage_id": {"type": "string", "enum": [passage_id]},
+                        "quote": {"type": "string", "enum": list(dict.fromkeys(quoted))},
+                    },
+                    "required": ["passage_id", "quote"],
+                    "additionalProperties": False,
+                }
+                for passage_id, quoted in sentences.items()
+            ]
+        }
+    else:
+        citation["properties"]["passage_id"] = {
+            "type": "string",
+            "enum": [p.id for p in passages],
+        }
+    if grammar:
+        _bound_texts(schema, max_claims)
+    return schema
+
+
+def reduce_schema(output: type[BaseModel], item_ids: Sequence[str], *, grammar: bool) -> Schema:
+    """Return ``output``'s schema (``ReduceOutput``) with bullets citing only ``item_ids``."""
+    schema = copy.deepcopy(schema_of(output))
+    if not item_ids or len(item_ids) > MAX_ENUM_IDS:
+        return schema
+    bullet = schema["$defs"]["BulletOut"]
+    bullet["properties"]["claim_ids"]["items"] = {
+        "type": "string",
+        "enum": list(dict.fromkeys(item_ids)),
+    }
+    if grammar:
+        _bound_texts(schema, 0)
+    return schema
+
+
+def _bound_texts(schema: Schema, max_claims: int) -> None:
+    """Give texts and titles a length range and lists a maximum size (grammar servers only)."""
+    low, high = TEXT_LENGTH
+    for name, definition in schema["$defs"].items():
+        properties = definition.get("properties", {})
+        if "text" in properties:
+            properties["text"] = {"type": "string", "minLength": low, "maxLength": high}
+        if "title" in properties:
+            properties["title"] = {
+                "type": "string",
+                "minLength": TITLE_LENGTH[0],
+                "maxLength": TITLE_LENGTH[1],
+            }
+        if "citations" in properties:
+            properties["citations"]["minItems"] = 1
+            properties["citations"]["maxItems"] = MAX_CITATIONS
+        if name == "BulletOut":
+            properties["claim_ids"]["minItems"] = 1
+            properties["claim_ids"]["maxItems"] = MAX_CLAIM_IDS
+    top = schema["properties"]
+    if "title" in top:
+        top["title"] = {
+            "type": "string",
+            "minLength": TITLE_LENGTH[0],
+            "maxLength": TITLE_LENGTH[1],
+        }
+    if max_claims > 0 and "claims" in top:
+        top["claims"]["maxItems"] = max_claims
+
+
+def recorded_narrowing(cassette: Path) -> CitationSchema | None:
+    """Return how the requests recorded in ``cassette`` narrowed their schemas, if they tell.
+
+    A replay must send the requests the recording sent; with ``citation_schema`` "auto" the
+    recording's choice followed its server, which a replay does not have.
+    """
+    try:
+        lines = cassette.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None  # the cassette itself reports the problem
+    for line in lines:
+        try:
+            request = json.loads(line)["request"]
+            schema = request["response_format"]["json_schema"]["schema"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        found = _narrowing_of(schema)
+        if found is not None:
+            return found
+    return None
+
+
+def _narrowing_of(schema: Schema) -> CitationSchema | None:
+    text = json.dumps(schema)
+    if '"minLength"' in text:
+        return "grammar"
+    if '"enum"' in text:
+        return "ids"
+    defs = schema.get("$defs", {})
+    return "off" if "CitationOut" in defs or "BulletOut" in defs else None

@@ -1,0 +1,237 @@
+"""Per-request schemas (engines/llm/schemas.py) and template-echo re-asks (engines/llm/echo.py).
+
+The model replies here are scripted test data served by the fake server; the schemas are
+checked for their shape and for using only what llama.cpp's json-schema-to-grammar accepts
+(the real server is exercised in tests/test_real_server.py when one is available).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import SettingsFactory
+from fake_openai import FakeOpenAI, Reply
+from test_llm_engine import (
+    SOURCES,
+    TALKS_S1,
+    TALKS_S2,
+    chunks_of,
+    run,
+    user_text,
+)
+
+from briefer.config import Settings
+from briefer.engines.llm.echo import TemplateEcho
+from briefer.engines.llm.io import MapOutput, ReduceOutput, RepairOutput, render_passages
+from briefer.engines.llm.prompts import load_prompt, render_prompt
+from briefer.engines.llm.schemas import (
+    MAX_ENUM_IDS,
+    citing_schema,
+    passage_sentences,
+    recorded_narrowing,
+    reduce_schema,
+)
+from briefer.grounding.validator import validate_claims
+from briefer.models import Chunk, Citation, Claim, Passage
+
+# Keywords llama.cpp's common/json-schema.cpp reads (beyond annotations): anything else is
+# ignored there or refused, so the narrowed schemas keep to these.
+LLAMA_CPP_KEYWORDS = {
+    "$defs", "$ref", "type", "properties", "required", "additionalProperties", "items",
+    "enum", "const", "anyOf", "oneOf", "allOf", "minItems", "maxItems", "minLength",
+    "maxLength", "pattern", "title", "description",
+}  # fmt: skip
+
+
+def _keywords(node: object, inside_properties: bool = False) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not inside_properties and key != "enum":
+                found.add(key)
+            if key == "enum":
+                continue
+            found |= _keywords(value, inside_properties=key in {"properties", "$defs"})
+    elif isinstance(node, list):
+        for value in node:
+            found |= _keywords(value)
+    return found
+
+
+def _passages(chunks: list[Chunk]) -> dict[str, Passage]:
+    return {p.id: p for c in chunks for p in c.passages}
+
+
+def test_grammar_schema_pairs_each_passage_id_with_its_own_sentences() -> None:
+    chunks = chunks_of(SOURCES)
+    schema = citing_schema(MapOutput, chunks, grammar=True, max_claims=12)
+    branches = schema["$defs"]["CitationOut"]["anyOf"]
+    passages = _passages(chunks)
+    assert [b["properties"]["passage_id"]["enum"] for b in branches] == [[p] for p in passages]
+    for branch in branches:
+        (passage_id,) = branch["properties"]["passage_id"]["enum"]
+        quotes = branch["properties"]["quote"]["enum"]
+        assert quotes == passage_sentences(passages[passage_id])
+        assert branch["additionalProperties"] is False
+        # Every quote the grammar allows passes the validator for its passage.
+        claims = [
+            Claim(id=f"K{n}", text=q, citations=[Citation(passage_id=passage_id, quote=q)])
+            for n, q in enumerate(quotes)
+        ]
+        accepted, rejected = validate_claims(claims, passages, stage="map")
+        assert not rejected and len(accepted) == len(quotes)
+    assert len(branches[0]["properties"]["quote"]["enum"]) == 2  # S1.P1 has two sentences
+    claim = schema["$defs"]["ClaimOut"]["properties"]
+    assert claim["text"]["minLength"] > 3  # "..." cannot be a claim
+    assert (claim["citations"]["minItems"], claim["citations"]["maxItems"]) == (1, 3)
+    assert schema["properties"]["claims"]["maxItems"] == 12
+    assert _keywords(schema) <= LLAMA_CPP_KEYWORDS
+
+
+def test_ids_schema_lists_passage_ids_and_nothing_a_strict_api_may_refuse() -> None:
+    chunks = chunks_of(SOURCES)
+    schema = citing_schema(RepairOutput, chunks, grammar=False)
+    citation = schema["$defs"]["CitationOut"]
+    assert citation["properties"]["passage_id"]["enum"] == list(_passages(chunks))
+    assert citation["properties"]["quote"] == {"title": "Quote", "type": "string"}
+    text = json.dumps(schema)
+    for keyword in ("anyOf", "minLength", "maxLength", "minItems", "maxItems"):
+        assert keyword not in text
+
+
+def test_too_many_passages_keep_the_generic_schema() -> None:
+    chunk = chunks_of(SOURCES)[0]
+    passage = chunk.passages[0]
+    many = [passage.model_copy(update={"id": f"S1.P{n}"}) for n in range(1, MAX_ENUM_IDS + 2)]
+    big = chunk.model_copy(update={"passages": many})
+    schema = citing_schema(MapOutput, [big], grammar=True)
+    assert "enum" not in json.dumps(schema["$defs"]["CitationOut"])
+
+
+def test_reduce_schema_cites_only_the_listed_ids() -> None:
+    schema = reduce_schema(ReduceOutput, ["K1", "K2", "K1"], grammar=True)
+    bullet = schema["$defs"]["BulletOut"]["properties"]
+    assert bullet["claim_ids"]["items"]["enum"] == ["K1", "K2"]
+    assert bullet["claim_ids"]["minItems"] == 1
+    assert schema["properties"]["title"]["minLength"] >= 3
+    assert _keywords(schema) <= LLAMA_CPP_KEYWORDS
+    plain = reduce_schema(ReduceOutput, ["K1"], grammar=False)
+    assert "minLength" not in json.dumps(plain)
+
+
+def test_requests_carry_the_narrowed_schema_by_server_kind(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.script(Reply.json({"claims": [TALKS_S1, TALKS_S2]}))
+    fake_openai.script(Reply.json({"title": "Talks", "sections": [], "differences": []}))
+    run(llm_settings(single_call=False))  # a base URL: a local server, so grammar
+    sent = fake_openai.requests[0]["response_format"]["json_schema"]["schema"]
+    assert "anyOf" in sent["$defs"]["CitationOut"]
+    fake_openai.reset()
+    fake_openai.script(Reply.json({"claims": [TALKS_S1, TALKS_S2]}))
+    fake_openai.script(Reply.json({"title": "Talks", "sections": [], "differences": []}))
+    run(llm_settings(single_call=False, citation_schema="ids"))
+    sent = fake_openai.requests[0]["response_format"]["json_schema"]["schema"]
+    assert sent["$defs"]["CitationOut"]["properties"]["passage_id"]["enum"][0] == "S1.P1"
+    assert Settings().schema_narrowing == "ids"  # the OpenAI API: ids only
+
+
+def test_a_replay_sends_the_schemas_its_recording_sent(tmp_path: Path) -> None:
+    line = {"request": {"response_format": {"json_schema": {"schema": {"minLength": 8}}}}}
+    cassette = tmp_path / "c.jsonl"
+    cassette.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    assert recorded_narrowing(cassette) == "grammar"
+    line["request"]["response_format"]["json_schema"]["schema"] = {"$defs": {"CitationOut": {}}}
+    cassette.write_text("not json\n" + json.dumps(line) + "\n", encoding="utf-8")
+    assert recorded_narrowing(cassette) == "off"
+    assert recorded_narrowing(tmp_path / "missing.jsonl") is None
+
+
+PLACEHOLDER = {"text": "...", "citations": [{"passage_id": "...", "quote": "..."}]}
+
+
+def _map_echo(chunks: list[Chunk]) -> TemplateEcho:
+    template = load_prompt("map")
+    return TemplateEcho(template, {"audience": "analyst", "passages": render_passages(chunks)})
+
+
+def test_placeholders_and_the_example_are_recognised_as_echoes() -> None:
+    echo = _map_echo(chunks_of(SOURCES))
+    for value in ("...", "…", "", "passage_id", "<sentence>", "X9.P1"):
+        assert echo.field_echoes(value), value
+    # The map prompt's worked example, copied.
+    assert echo.field_echoes("The harbour bridge reopened on Friday after 14 months of repairs.")
+    # Real content is not an echo, even short, nor a sentence of the passages.
+    for value in ("S1.P1", "The talks lasted barely over an hour.", "Istanbul"):
+        assert not echo.field_echoes(value), value
+
+
+def test_a_reply_mostly_real_is_not_an_echo() -> None:
+    echo = _map_echo(chunks_of(SOURCES))
+    real = MapOutput.model_validate({"claims": [TALKS_S1, TALKS_S2, PLACEHOLDER]})
+    assert echo.reask_for_claims("S1.P1")(real) is None
+    copied = MapOutput.model_validate({"claims": [TALKS_S1, PLACEHOLDER, PLACEHOLDER]})
+    assert "S1.P1" in (echo.reask_for_claims("S1.P1")(copied) or "")
+
+
+def test_a_reply_copying_the_template_is_re_asked_once_plainly(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.script(
+        Reply.json({"claims": [PLACEHOLDER, PLACEHOLDER]}),
+        Reply.json({"claims": [TALKS_S1, TALKS_S2]}),
+        Reply.json(
+            {
+                "title": "Talks end",
+                "sections": [
+                    {
+                        "title": "Talks",
+                        "bullets": [{"text": "The talks lasted barely over an hour.",
+                                     "claim_ids": ["K1"]}],
+                    }
+                ],
+                "differences": [],
+            }
+        ),
+    )  # fmt: skip
+    briefing, _ = run(llm_settings(single_call=False))
+    reask = fake_openai.requests[1]["messages"]
+    assert reask[-2]["role"] == "assistant" and '"..."' in reask[-2]["content"]
+    assert "copied the instructions' example or placeholders" in reask[-1]["content"]
+    assert "for example S1.P1" in reask[-1]["content"]
+    assert [b.text for b in briefing.bullets] == ["The talks lasted barely over an hour."]
+    assert len(fake_openai.requests) == 3
+
+
+def test_a_second_echo_is_kept_for_the_validator_to_reject(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.script(
+        Reply.json({"claims": [PLACEHOLDER]}),
+        Reply.json({"claims": [PLACEHOLDER]}),
+    )
+    fake_openai.responder = lambda request: Reply.json(
+        {"title": "t", "sections": [], "differences": []}
+    )
+    settings = llm_settings(single_call=False, repair_rounds=0)
+    briefing, _ = run(settings)
+    assert len([r for r in fake_openai.requests if "claims" in user_text(r)]) >= 2
+    codes = {reason.code for r in briefing.rejected for reason in r.reasons}
+    assert "unknown_passage" in codes
+
+
+def test_the_new_prompts_hold_no_placeholder_a_model_could_copy() -> None:
+    variables: dict[str, Any] = {
+        "audience": "analyst",
+        "audience_guidance": "Analysts.",
+        "passages": "[S1.P1] The talks began late.",
+        "sources": "S1: Talks",
+        "claims": "K1 [S1] The talks began late.",
+        "scope": "These are all the claims.",
+        "max_words": 120,
+    }
+    for name in ("map", "reduce", "repair", "brief"):
+        text = "".join(m["content"] for m in render_prompt(load_prompt(name), variables))
+        assert '"..."' not in text and "[...]" not in text, name
