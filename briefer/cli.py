@@ -6,6 +6,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from briefer.config import Settings
     from briefer.engines.llm.engine import LLMEngine
     from briefer.models import Briefing, BriefOptions, Usage
+    from briefer.progress import ProgressSink
 
 
 class _ManyArgument(typer.core.TyperArgument):
@@ -287,7 +290,7 @@ def brief(
     from briefer.ingest.sources import read_sources
     from briefer.pipeline import build_briefing
     from briefer.render import render
-    from briefer.verify import rejected_markdown, summarize_grounding
+    from briefer.verify import VERIFY_BATCH, rejected_markdown, summarize_grounding
 
     options = _options(length, max_words, audience, passage_tokens, chunk_tokens)
     flags: dict[str, object] = {
@@ -340,13 +343,15 @@ def brief(
                 LLMEngine,  # imports openai: only when a model is used
             )
 
-            with LLMEngine(settings) as llm:
+            with LLMEngine(settings) as llm, _progress() as progress:
+                llm.watch(progress)
                 options = options.model_copy(
                     update={"chunk_tokens": min(options.chunk_tokens, llm.budgets.map_tokens)}
                 )
                 started = time.perf_counter()
                 briefing = build_briefing(sources, llm, options)
                 if verify is Verification.llm:
+                    progress.expect("verify", -(-len(briefing.bullets) // VERIFY_BATCH))
                     briefing = _verify_with_model(briefing, llm, settings)
                 for note in llm.all_notes():
                     typer.echo(f"briefer: {note}", err=True)
@@ -370,6 +375,21 @@ def brief(
             write_output(text, output, inputs, force)
     except BrieferError as error:
         raise _fail(error) from None
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressSink]:
+    """Yield the progress display: live on a terminal's stderr, plain lines otherwise."""
+    from briefer.progress import LineProgress, LiveProgress
+
+    if not sys.stderr.isatty():
+        yield LineProgress(sys.stderr)
+        return
+    live = LiveProgress()
+    try:
+        yield live
+    finally:
+        live.close()
 
 
 def _verify_with_model(briefing: Briefing, llm: LLMEngine, settings: Settings) -> Briefing:

@@ -258,3 +258,26 @@ def test_skip_unreadable_never_skips_a_path_that_does_not_exist(tmp_path: Path) 
     result = _run("brief", str(ARTICLES), str(tmp_path / "typo.txt"), "--skip-unreadable")
     assert result.exit_code == 1
     assert "typo.txt: no such file or directory" in result.stderr
+
+
+def test_progress_display_chooses_plain_lines_off_a_terminal_and_counts_per_stage() -> None:
+    import io
+
+    from briefer.progress import LineProgress, stage_of
+
+    stream = io.StringIO()
+    progress = LineProgress(stream)
+    progress.expect("map", 2)
+    progress.call_done("map S1.C1", 100)
+    progress.call_done("map S1.C1 re-ask", 50)  # a re-ask counts as a call of its stage
+    progress.expect("map", 1)  # a stream of chunks plans more; no second "started" line
+    progress.call_done("map S2.C1", 10)
+    progress.expect("reduce", 1)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "briefer: map: started (2 calls)"
+    assert lines[1].startswith("briefer: map 1/2 calls, 100 tokens, ")
+    assert lines[2].startswith("briefer: map 2/2 calls, 150 tokens, ")
+    assert lines[3].startswith("briefer: map 3/3 calls, 160 tokens, ")
+    assert lines[4] == "briefer: reduce: started (1 call)"
+    assert len(lines) == 5
+    assert stage_of("reduce level 1 part 2") == "reduce"

@@ -152,3 +152,24 @@ def test_record_never_overwrites_an_existing_file_unasked(
     recorded = runner.invoke(app, [*args, "--force", "--no-cache"], env=_env(tmp_path))
     assert recorded.exit_code == 0, recorded.stderr
     assert cassette.read_text(encoding="utf-8").startswith("{")
+
+
+def test_progress_goes_to_stderr_as_plain_lines_and_stdout_holds_only_the_briefing(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.responder = echo_model
+    args = ["brief", str(ARTICLES), "--base-url", fake_openai.url, "--model", "llama3"]
+    result = runner.invoke(app, [*args, "--format", "json"], env=_env(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    Briefing.model_validate_json(result.stdout)  # stdout is the briefing and nothing else
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("briefer: map: started (")
+    map_lines = [line for line in lines if line.startswith("briefer: map ")]
+    n_map = sum(1 for r in fake_openai.requests if "MapOutput" in str(r.get("response_format")))
+    assert n_map > 1 and len(map_lines) == n_map
+    done, total = map_lines[-1].split()[2].split("/")
+    assert done == total == str(n_map)
+    assert map_lines[-1].endswith(" s") and " tokens, " in map_lines[-1]
+    assert any(line.startswith("briefer: reduce: started (1 call)") for line in lines)
+    assert any(line.startswith("briefer: reduce 1/1 calls") for line in lines)
+    assert "\x1b[" not in result.stderr  # no terminal control codes off a terminal

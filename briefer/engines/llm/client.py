@@ -57,6 +57,7 @@ from briefer.errors import (
     LLMUnavailableError,
 )
 from briefer.models import Usage
+from briefer.progress import NoProgress, ProgressSink
 from briefer.redact import (
     install_log_redaction,
     redact,
@@ -84,6 +85,7 @@ class LLMClient:
         self.settings = settings
         self.tracer = tracer
         self.notes: list[str] = []  # what the run should tell the user (e.g. a fallback)
+        self.progress: ProgressSink = NoProgress()  # told of every call that finishes
         self._mode: StructuredMode = (
             "json_schema" if settings.structured == "auto" else settings.structured
         )
@@ -228,7 +230,7 @@ class LLMClient:
             except openai.BadRequestError as exc:
                 if not self._fall_back(mode, exc):
                     raise _translate(exc, self.settings, 1, self._secrets) from exc
-        self._account(reply, source, payload)
+        self.progress.call_done(label, self._account(reply, source, payload))
         if self._record is not None:
             self._record.record(key, payload, reply)
         if self.tracer is not None:
@@ -325,12 +327,13 @@ class LLMClient:
             raise _translate(exc, self.settings, attempts, self._secrets) from exc
         return _to_stored(completion)
 
-    def _account(self, reply: StoredReply, source: str, payload: dict[str, object]) -> None:
+    def _account(self, reply: StoredReply, source: str, payload: dict[str, object]) -> int:
+        """Add ``reply`` to the run's usage; return the tokens it cost (0 from the cache)."""
         with self._lock:
             usage = self._usage
             if source == "cache":
                 self._usage = usage.model_copy(update={"cache_hits": usage.cache_hits + 1})
-                return
+                return 0
             prompt = reply.prompt_tokens
             if prompt is None:
                 prompt = estimate_prompt_tokens(cast(list[Message], payload["messages"]))
@@ -344,6 +347,7 @@ class LLMClient:
                     "completion_tokens": usage.completion_tokens + completion,
                 }
             )
+            return prompt + completion
 
 
 @lru_cache(maxsize=32)

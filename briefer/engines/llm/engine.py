@@ -64,6 +64,7 @@ from briefer.models import (
     Source,
     Usage,
 )
+from briefer.progress import NoProgress, ProgressSink
 
 ENGINE_NAME = "llm"
 __all__ = ["ENGINE_NAME", "LLMEngine", "RunPlan", "plan_run"]
@@ -98,6 +99,7 @@ class LLMEngine:
         self.budgets = budgets_for(settings, self.prompt_overhead)
         self.client = client or LLMClient(settings, tracer=self.tracer)
         self.notes: list[str] = []  # skipped parts and fallbacks, for the user
+        self.progress: ProgressSink = NoProgress()
         self._used: set[str] = set()
         self._draft: Draft | None = None
         self._repairs: dict[str, int] = {}
@@ -111,6 +113,11 @@ class LLMEngine:
     def close(self) -> None:
         """Release the client's connections."""
         self.client.close()
+
+    def watch(self, progress: ProgressSink) -> None:
+        """Report the calls each stage plans, and every call made, to ``progress``."""
+        self.progress = progress
+        self.client.progress = progress
 
     def map_chunks(self, chunks: Sequence[Chunk], options: BriefOptions) -> list[Claim]:
         """Return the claims of ``chunks``, in one grounded call when every chunk fits one."""
@@ -126,6 +133,7 @@ class LLMEngine:
         groups = pack_chunks(chunks, self.budgets.map_tokens)
         if one_call and len(groups) == 1:  # the one call was cut off: map in smaller parts
             groups = split_group(groups[0]) or groups
+        self.progress.expect("map", len(groups))
         found = run_parallel(
             lambda group: self._map_group(group, options, 0), groups, self.settings.concurrency
         )
@@ -182,6 +190,7 @@ class LLMEngine:
 
             try:
                 for group in pack_chunk_stream(chain(pulled, stream), self.budgets.map_tokens):
+                    self.progress.expect("map", 1)
                     pending.append(pool.submit(map_part, group))
                     while pending and pending[0].done():
                         yield next_part()
@@ -220,6 +229,8 @@ class LLMEngine:
             shown = passages_within([chunks[c] for c in chunk_ids], cited, self.budgets.map_tokens)
             return self._repair_job(shown, items)
 
+        if jobs:
+            self.progress.expect("repair", len(jobs))
         repaired = [
             c
             for part in run_parallel(repair, list(jobs.items()), self.settings.concurrency)
@@ -275,6 +286,7 @@ class LLMEngine:
 
     def _brief_in_one_call(self, chunks: list[Chunk], options: BriefOptions) -> list[Claim] | None:
         self._used.add("brief")
+        self.progress.expect("brief", 1)
         variables: dict[str, object] = {
             "audience": options.audience,
             "audience_guidance": audience_guidance(options),

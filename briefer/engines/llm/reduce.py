@@ -104,6 +104,7 @@ class Reducer:
             self._trace("reduce left out", [i for i in items if i.id not in kept_ids])
             items = kept_items
         by_id = {i.id: i.claim_ids for i in items}
+        self.client.progress.expect("reduce", 1)
         output = self._call(items, sources, options, _FINAL_SCOPE, "reduce")
         draft = to_draft(output, by_id)
         # The pipeline fits the word budget after validation, so a rejected bullet never
@@ -146,6 +147,7 @@ class Reducer:
     ) -> list[ReduceItem]:
         groups = pack_items(items, self.budget)
         self._trace(f"reduce level {level} input", items)
+        self.client.progress.expect("reduce", len(groups))
 
         def condense(indexed: tuple[int, list[ReduceItem]]) -> list[ReduceItem]:
             number, group = indexed
