@@ -94,9 +94,9 @@ def test_brief_runs_end_to_end_against_llama_server(llama_server: str, tmp_path:
     command = [sys.executable, "-m", "briefer", "brief", str(ARTICLES)]
     command += ["--base-url", llama_server, "--model", "smollm2", "--format", "json"]
     command += ["--no-cache", "--trace", str(trace)]
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("BRIEFER_", "OPENAI_"))
-    } | {"BRIEFER_CONTEXT_WINDOW": str(CONTEXT)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIEFER_", "OPENAI_"))} | {
+        "BRIEFER_CONTEXT_WINDOW": str(CONTEXT)
+    }
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=RUN_SECONDS, check=False
     )
