@@ -43,11 +43,11 @@ MAX_CLAIM_IDS = 8  # per bullet
 
 def passage_sentences(passage: Passage) -> list[str]:
     """Return the sentences of ``passage`` on one line each, as the prompt shows them."""
-    spans = passage.sentences
-    if not spans:
-        return [" ".join(passage.text.split())]
-    pieces = [passage.text[s.start - passage.start : s.end - passage.start] for s in spans]
-    return [text for text in (" ".join(p.split()) for p in pieces) if text]
+    pieces = [
+        passage.text[s.start - passage.start : s.end - passage.start] for s in passage.sentences
+    ]
+    sentences = [text for text in (" ".join(p.split()) for p in pieces) if text]
+    return sentences or [" ".join(passage.text.split())]  # an enum must not be empty
 
 
 def citing_schema(
