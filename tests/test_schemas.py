@@ -235,3 +235,38 @@ def test_the_new_prompts_hold_no_placeholder_a_model_could_copy() -> None:
     for name in ("map", "reduce", "repair", "brief"):
         text = "".join(m["content"] for m in render_prompt(load_prompt(name), variables))
         assert '"..."' not in text and "[...]" not in text, name
+
+
+def test_a_server_refusing_the_narrowed_schema_gets_the_generic_one_in_strict_mode(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    def refuse_anyof(request: dict[str, Any]) -> Reply:
+        schema = json.dumps(request.get("response_format", {}).get("json_schema", {}))
+        if "anyOf" in schema:
+            return Reply.fail(400, "unsupported keyword anyOf in json_schema")
+        if "claims" in schema and "sections" not in schema:
+            return Reply.json({"claims": [TALKS_S1]})
+        return Reply.json(
+            {
+                "title": "Talks end",
+                "sections": [
+                    {"title": "Talks", "bullets": [{"text": TALKS_S1["text"], "claim_ids": ["K1"]}]}
+                ],
+                "differences": [],
+            }
+        )
+
+    fake_openai.responder = refuse_anyof
+    cassette = tmp_path / "c.jsonl"
+    briefing, engine = run(llm_settings(single_call=False, record_path=cassette))
+    formats = [r["response_format"]["type"] for r in fake_openai.requests]
+    assert formats and set(formats) == {"json_schema"}  # never down to JSON mode
+    assert "anyOf" in json.dumps(fake_openai.requests[0]["response_format"])
+    assert all("anyOf" not in json.dumps(r["response_format"]) for r in fake_openai.requests[2:])
+    assert any("narrowed to the cited passages" in n for n in engine.all_notes())
+    assert [b.text for b in briefing.bullets] == [TALKS_S1["text"]]
+    # A replay finds the generic requests the recording sent.
+    calls = len(fake_openai.requests)
+    replayed, _ = run(Settings(replay_path=cassette, single_call=False, use_cache=False))
+    assert len(fake_openai.requests) == calls
+    assert [b.text for b in replayed.bullets] == [TALKS_S1["text"]]

@@ -90,6 +90,7 @@ class LLMClient:
             "json_schema" if settings.structured == "auto" else settings.structured
         )
         self._lock = threading.Lock()
+        self._generic_only = False  # set once the server refuses a narrowed schema
         self._usage = Usage()
         self._secret = settings.api_key.get_secret_value() if settings.api_key else ""
         # Every value that must never be shown: the key and the base URL's credentials.
@@ -222,12 +223,16 @@ class LLMClient:
     ) -> StoredReply:
         while True:
             mode = self._mode
+            if self._generic_only:
+                schema = None
             payload = self._payload(messages, output, mode, schema)
             key = request_key(payload)
             try:
                 reply, source = self._serve(key, payload, messages, output, label, schema)
                 break
             except openai.BadRequestError as exc:
+                if schema is not None and mode == "json_schema" and self._drop_narrowing(exc):
+                    continue  # the same mode with the generic schema first
                 if not self._fall_back(mode, exc):
                     raise _translate(exc, self.settings, 1, self._secrets) from exc
         self.progress.call_done(label, self._account(reply, source, payload))
@@ -281,13 +286,32 @@ class LLMClient:
     ) -> str:
         # The recording run may have fallen back to a weaker mode after a 400 it did not record.
         assert self._replay is not None
+        # ... or sent the generic schema after its server refused a narrowed one.
+        schemas = [schema, None] if schema is not None else [None]
         mode: StructuredMode | None = self._mode
-        while mode is not None and self.settings.structured == "auto":
-            candidate = request_key(self._payload(messages, output, mode, schema))
-            if self._replay.has(candidate):
-                return candidate
+        while mode is not None:
+            for chosen in schemas:
+                candidate = request_key(self._payload(messages, output, mode, chosen))
+                if self._replay.has(candidate):
+                    return candidate
+            if self.settings.structured != "auto":
+                break
             mode = _FALLBACK.get(mode)
         return key
+
+    def _drop_narrowing(self, exc: openai.BadRequestError) -> bool:
+        """Send the generic schema from now on, after the server refused a narrowed one."""
+        if _is_context_error(exc):
+            return False
+        with self._lock:
+            if not self._generic_only:
+                self._generic_only = True
+                self.notes.append(
+                    "the server rejected a schema narrowed to the cited passages (400); "
+                    "sending the generic schema instead (BRIEFER_CITATION_SCHEMA=off skips it)"
+                )
+        logger.debug("narrowed schema rejected; sending the generic one")
+        return True
 
     def _fall_back(self, mode: StructuredMode, exc: openai.BadRequestError) -> bool:
         weaker = _FALLBACK.get(mode)
