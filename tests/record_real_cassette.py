@@ -33,7 +33,15 @@ def record_case(case: Path, base_url: str, label: str) -> Path:
         def recording_engine(golden: dict[str, Any], _: Path) -> Engine:
             path = Path(scratch) / f"{len(recordings)}.jsonl"
             recordings.append(path)
-            settings = case_settings(golden, base_url=base_url, record_path=path)
+            # A scratch cache: goldens of the same run options (Markdown and JSON) send the
+            # same requests, and the server answers them once.
+            settings = case_settings(
+                golden,
+                base_url=base_url,
+                record_path=path,
+                use_cache=True,
+                cache_dir=Path(scratch) / "cache",
+            )
             return LLMEngine(settings)
 
         run_goldens(case, engines={spec.get("engine", "llm-replay"): recording_engine})
