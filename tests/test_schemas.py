@@ -229,6 +229,7 @@ def test_the_new_prompts_hold_no_placeholder_a_model_could_copy() -> None:
         "passages": "[S1.P1] The talks began late.",
         "sources": "S1: Talks",
         "claims": "K1 [S1] The talks began late.",
+        "claims_by_source": "[S1] Talks\nK1 The talks began late.",
         "scope": "These are all the claims.",
         "max_words": 120,
     }

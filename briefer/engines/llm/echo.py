@@ -46,7 +46,7 @@ class TemplateEcho:
     def __init__(self, template: PromptTemplate, variables: Mapping[str, object]) -> None:
         fixed = Template(template.body).safe_substitute(dict.fromkeys(variables, "\n"))
         self._fixed = _normal(fixed)
-        self._quoted = {_normal(q) for q in re.findall(r'"([^"\n]{1,80})"', fixed)}
+        self._quoted = {q.strip() for q in re.findall(r'"([^"]{1,80})"', self._fixed)}
         self._variable = _normal("\n".join(str(v) for v in variables.values()))
 
     def field_echoes(self, value: str) -> bool:
