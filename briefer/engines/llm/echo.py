@@ -89,10 +89,10 @@ class _ClaimCheck:
             return None
         return (
             "Your reply copied the instructions' example or placeholders instead of the passages. "
-            'Answer again from the passages only. For each fact, "text" is a sentence saying '
-            'it, "passage_id" is the id in square brackets in front of the passage that says '
-            f'it (for example {self._example}), and "quote" is that passage\'s sentence, copied '
-            "exactly. Reply with only the JSON object."
+            'Answer again from the passages only. For each fact, "text" is the sentence of a '
+            'passage saying it, copied; "passage_id" is the id in square brackets in front of '
+            f'that passage (for example {self._example}); "quote" is the same sentence. Reply '
+            "with only the JSON object."
         )
 
 
