@@ -430,10 +430,14 @@ def mark_duplicates(sources: list[Source]) -> list[Source]:
     more: dict[int, list[int]] = {}  # shingle -> later originals holding it
     sizes: dict[int, int] = {}
     marked: list[Source] = []
+    last = len(sources) - 1
     for pos, source in enumerate(sources):
         shingles = _shingles(source)
-        unseen = shingles.difference(first)
-        seen = shingles - unseen
+        if pos == last:  # compared, never indexed: no copy of its (maybe huge) shingle set
+            unseen, seen = set(), set(filter(first.__contains__, shingles))
+        else:
+            unseen = shingles.difference(first)
+            seen = shingles - unseen
         shared = Counter(map(first.__getitem__, seen))
         shared.update(chain.from_iterable(filter(None, map(more.get, seen))))
         close = [
@@ -449,6 +453,9 @@ def mark_duplicates(sources: list[Source]) -> list[Source]:
         if best is not None:
             marked.append(source.model_copy(update={"duplicate_of": sources[best].id}))
             continue
+        if pos == last:
+            marked.append(source)
+            break
         sizes[pos] = len(shingles)
         first.update(dict.fromkeys(unseen, pos))
         for shingle in seen:
