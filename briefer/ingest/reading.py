@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import ssl
 import stat
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 from urllib.parse import urlsplit
 
 from briefer import __version__
 from briefer.errors import SourceError
+
+if TYPE_CHECKING:  # the network modules load only when a URL is fetched
+    import urllib.request
 
 MEGABYTE = 1_000_000
 DEFAULT_MAX_FILE_MB = 20.0
@@ -135,26 +133,31 @@ def is_url(raw: str) -> bool:
     return url_scheme(raw) is not None
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to http(s) URLs without credentials."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: object,
-        code: int,
-        msg: str,
-        headers: Message,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        parts = urlsplit(newurl)
-        if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
-            scheme = parts.scheme or "another"
-            raise urllib.error.URLError(f"redirected to a {scheme}: URL; only http(s) is followed")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
-
-
 def _opener() -> urllib.request.OpenerDirector:
+    import urllib.error
+    import urllib.request
+    from email.message import Message
+
+    class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        """Follow redirects only to http(s) URLs without credentials."""
+
+        def redirect_request(
+            self,
+            req: urllib.request.Request,
+            fp: object,
+            code: int,
+            msg: str,
+            headers: Message,
+            newurl: str,
+        ) -> urllib.request.Request | None:
+            parts = urlsplit(newurl)
+            if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
+                scheme = parts.scheme or "another"
+                raise urllib.error.URLError(
+                    f"redirected to a {scheme}: URL; only http(s) is followed"
+                )
+            return super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
+
     # Built by hand: no FileHandler, FTPHandler or DataHandler, no cookie or auth handlers.
     opener = urllib.request.OpenerDirector()
     for handler in (
@@ -176,6 +179,9 @@ def fetch_url(url: str, max_bytes: int, timeout: float = FETCH_TIMEOUT_S) -> Fet
         SourceError: another scheme, credentials in the URL, the server cannot be reached or
             answers with an error, the body is over ``max_bytes``, not HTML or text, or slow.
     """
+    import urllib.error
+    import urllib.request
+
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         raise SourceError(url, "only http:// and https:// URLs are fetched")
@@ -228,6 +234,9 @@ def _read_until(
 
 
 def _reason(reason: object) -> str:
+    import socket
+    import ssl
+
     if isinstance(reason, socket.timeout | TimeoutError):
         return "no answer in time"
     if isinstance(reason, socket.gaierror):
