@@ -14,7 +14,13 @@ import typer.core
 
 from briefer import __version__
 from briefer.choices import LENGTH_WORDS, Audience, Length, OutputFormat
-from briefer.errors import BrieferError, ConfigError, OutputError, SourceError
+from briefer.errors import (
+    BrieferError,
+    ConfigError,
+    EmptyBriefingError,
+    OutputError,
+    SourceError,
+)
 from briefer.ingest.reading import (
     DEFAULT_MAX_FILE_MB,
     MAX_FILE_ENV,
@@ -251,6 +257,32 @@ def brief(
             rich_help_panel=_LLM,
         ),
     ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds a call may take in all [env BRIEFER_TIMEOUT, default 600].",
+            rich_help_panel=_LLM,
+        ),
+    ] = None,
+    first_token_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds to wait for a reply's first token, prompt reading included "
+            "[env BRIEFER_FIRST_TOKEN_TIMEOUT, default 300].",
+            rich_help_panel=_LLM,
+        ),
+    ] = None,
+    stall_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds a reply may stall between tokens [env BRIEFER_STALL_TIMEOUT, "
+            "default 60].",
+            rich_help_panel=_LLM,
+        ),
+    ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Bypass the response cache.", rich_help_panel=_LLM)
     ] = False,
@@ -307,6 +339,9 @@ def brief(
         "temperature": temperature,
         "context_window": context_window,
         "structured": structured.value if structured is not None else None,
+        "timeout": timeout,
+        "first_token_timeout": first_token_timeout,
+        "stall_timeout": stall_timeout,
         "use_cache": False if no_cache else None,
         "record_path": record,
         "replay_path": replay,
@@ -358,19 +393,21 @@ def brief(
                 LLMEngine,  # imports openai: only when a model is used
             )
 
+            started = time.perf_counter()
             if recording is not None and reserve_new_file(recording):
                 reserved = recording
             with LLMEngine(settings) as llm:
                 options = options.model_copy(
                     update={"chunk_tokens": min(options.chunk_tokens, llm.budgets.map_tokens)}
                 )
-                started = time.perf_counter()
-                briefing = build_briefing(sources, llm, options)
-                if verify is Verification.llm:
-                    briefing = _verify_with_model(briefing, llm, settings)
-                for note in llm.all_notes():
-                    typer.echo(f"briefer: {note}", err=True)
-                typer.echo(_usage_line(llm.usage(), started), err=True)
+                try:
+                    briefing = build_briefing(sources, llm, options)
+                    if verify is Verification.llm:
+                        briefing = _verify_with_model(briefing, llm, settings)
+                finally:  # what was spent, and why, is told even when the run fails
+                    for note in llm.all_notes():
+                        typer.echo(f"briefer: {note}", err=True)
+                    typer.echo(_usage_line(llm.usage(), started), err=True)
         else:
             typer.echo(
                 "briefer: no API key configured; using the built-in offline extractive engine.",
@@ -387,6 +424,11 @@ def brief(
         else:
             write_file(text, output, replace=force)
         reserved = None
+        if not briefing.bullets:
+            raise EmptyBriefingError(
+                "the briefing has no bullets: no claim survived validation "
+                "(see --show-rejected or --format json)"
+            )
     except BrieferError as error:
         raise _fail(error) from None
     finally:

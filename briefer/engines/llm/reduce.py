@@ -60,8 +60,10 @@ class Reducer:
         concurrency: int,
         notes: list[str],
         tracer: Tracer | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         self.client = client
+        self.max_tokens = max_tokens  # the bound of every reduce reply
         self.template = template
         self.budget = budget
         self.concurrency = concurrency
@@ -176,7 +178,7 @@ class Reducer:
                 "max_words": options.max_words,
             },
         )
-        return self.client.complete(messages, ReduceOutput, label=label)
+        return self.client.complete(messages, ReduceOutput, label=label, max_tokens=self.max_tokens)
 
     def _trace(self, label: str, data: object) -> None:
         if self.tracer is not None:
