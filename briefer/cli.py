@@ -381,8 +381,12 @@ def brief(
                 return
             from briefer.chunking import chunk_source
             from briefer.engines.llm.engine import plan_run
+            from briefer.engines.llm.limits import learn_limits
             from briefer.tokens import count_tokens
 
+            settings, _, learnt = learn_limits(settings)
+            if learnt:
+                typer.echo(f"briefer: {learnt}", err=True)
             chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
             typer.echo(plan_run(chunks, settings, options).summary())
             return
@@ -539,6 +543,10 @@ def config() -> None:
 
     try:
         settings = load_settings()
+        if settings.llm_enabled:  # a local server is asked its window, as a run would
+            from briefer.engines.llm.limits import learn_limits
+
+            settings = learn_limits(settings)[0]
         rows = describe_settings(settings)
     except BrieferError as error:
         raise _fail(error) from None

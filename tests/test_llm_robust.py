@@ -508,3 +508,22 @@ def test_config_says_truthfully_where_the_window_came_from() -> None:
     )
     assert origin(learnt) == "learnt from server (llama.cpp /props)"
     assert Briefing  # the JSON output carries the same words in provenance.llm
+
+
+def test_config_and_dry_run_ask_a_local_server_as_a_run_would(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.routes[("GET", "/props")] = (
+        200,
+        {"default_generation_settings": {"n_ctx": 4096}, "total_slots": 1},
+    )
+    env = {"OPENAI_BASE_URL": fake_openai.url, "BRIEFER_MODEL": LOCAL, "OPENAI_API_KEY": ""}
+    shown = runner.invoke(app, ["config"], env=env).stdout
+    window = next(line for line in shown.splitlines() if line.startswith("model context window"))
+    assert "3686 tokens" in window and "(learnt from server (llama.cpp /props))" in window
+    concurrency = next(line for line in shown.splitlines() if line.startswith("concurrency"))
+    assert " 1 " in concurrency
+    planned = runner.invoke(app, ["brief", str(EXAMPLE), "--dry-run"], env=env)
+    assert planned.exit_code == 0, planned.stderr
+    assert "learnt from the server (llama.cpp /props): context window 4096" in planned.stderr
+    assert fake_openai.requests == []  # asked, not called

@@ -45,7 +45,7 @@ from briefer.engines.llm.io import (
     render_passages,
     split_group,
 )
-from briefer.engines.llm.limits import probe_server
+from briefer.engines.llm.limits import learn_limits
 from briefer.engines.llm.planning import (
     TEMPLATES,
     RunPlan,
@@ -85,9 +85,6 @@ ENGINE_NAME = "llm"
 __all__ = ["ENGINE_NAME", "LLMEngine", "RunPlan", "plan_run"]
 _MAX_SPLITS = 2  # a cut-off map reply is retried as halves, and those halves once more
 _MAX_REPLANS = 4  # windows re-planned after refusals, before a refusal is final
-# A server counts tokens with its model's tokenizer, which may need more tokens than
-# briefer's count for the same text: a learnt window is planned with this share of it.
-_SERVER_WINDOW_SHARE = 0.9
 _SHRINK_WITHOUT_NUMBERS = 0.75  # window kept after a refusal that states no usable size
 # Parameters a replay must share with its recording, stored at the head of a cassette.
 REPLAY_FIELDS = (
@@ -122,7 +119,9 @@ class LLMEngine:
         self.notes: list[str] = []  # skipped parts and fallbacks, for the user
         self.server_limits: ServerLimits | None = None
         settings = self._replayed(settings)
-        settings = self._learn_limits(settings)
+        settings, self.server_limits, learnt = learn_limits(settings)
+        if learnt:
+            self.notes.append(learnt)
         self.settings = settings
         self.client.use_settings(settings)
         self.model: str | None = settings.model
@@ -158,42 +157,6 @@ class LLMEngine:
                 f"the cassette {settings.replay_path} holds parameters briefer cannot use "
                 f"({exc.__class__.__name__}): record it again"
             ) from None
-
-    def _learn_limits(self, settings: Settings) -> Settings:
-        """Return ``settings`` with the window and slots the server states, when it is asked.
-
-        Asked only of a server given by --base-url, when no window was given and the model is
-        not a hosted one whose window is known, and never while replaying.
-        """
-        if (
-            settings.base_url is None
-            or settings.context_window is not None
-            or settings.replay_path is not None
-            or settings.model_info.hosted
-        ):
-            return settings
-        key = settings.api_key.get_secret_value() if settings.api_key else ""
-        limits = probe_server(settings.base_url, settings.model, key)
-        if limits is None or limits.context_window is None:
-            return settings
-        self.server_limits = limits
-        window = int(limits.context_window * _SERVER_WINDOW_SHARE)
-        update: dict[str, object] = {"context_window": window}
-        origins = {**settings.origins, "context_window": f"learnt from server ({limits.source})"}
-        said = f"context window {limits.context_window} tokens"
-        if limits.total_slots is not None:
-            said += f", {limits.total_slots} slot{'s' if limits.total_slots != 1 else ''}"
-            if settings.concurrency > limits.total_slots:
-                update["concurrency"] = limits.total_slots
-                origins["concurrency"] = f"learnt from server ({limits.source})"
-        self.notes.append(
-            f"learnt from the server ({limits.source}): {said}; planned for {window} tokens"
-            + (f" and {limits.total_slots} call(s) at a time" if "concurrency" in update else "")
-        )
-        try:
-            return settings.model_copy(update={**update, "origins": origins})
-        except ValueError:
-            return settings
 
     def __enter__(self) -> LLMEngine:
         return self

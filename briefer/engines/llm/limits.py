@@ -27,12 +27,46 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from briefer.config import Settings
 from briefer.models import ServerLimits
 
 PROBE_TIMEOUT = 2.0  # seconds per question: a local server answers at once
 # Ollama's window for a model that sets no num_ctx, in releases that do not report the one
 # they use: the smallest default it has shipped (2,048 before 0.6.x, 4,096 since).
 OLLAMA_DEFAULT_WINDOW = 2_048
+# A server counts tokens with its model's tokenizer, which may need more tokens than
+# briefer's count for the same text: a learnt window is planned with this share of it.
+SERVER_WINDOW_SHARE = 0.9
+
+
+def learn_limits(settings: Settings) -> tuple[Settings, ServerLimits | None, str | None]:
+    """Return ``settings`` with the window and slots the server states, what it said, a note.
+
+    The server is asked only when given by --base-url, when no window was given, when the
+    model is not a hosted one whose window is known, and never while replaying.
+    """
+    if (
+        settings.base_url is None
+        or settings.context_window is not None
+        or settings.replay_path is not None
+        or settings.model_info.hosted
+    ):
+        return settings, None, None
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    limits = probe_server(settings.base_url, settings.model, key)
+    if limits is None or limits.context_window is None:
+        return settings, None, None
+    window = int(limits.context_window * SERVER_WINDOW_SHARE)
+    update: dict[str, object] = {"context_window": window}
+    learnt = f"learnt from server ({limits.source})"
+    origins = {**settings.origins, "context_window": learnt}
+    note = f"learnt from the server ({limits.source}): context window {limits.context_window}"
+    note += f" tokens; planned for {window}"
+    if limits.total_slots is not None and settings.concurrency > limits.total_slots:
+        update["concurrency"] = limits.total_slots
+        origins["concurrency"] = learnt
+        note += f", {limits.total_slots} call(s) at a time (its slots)"
+    return settings.model_copy(update={**update, "origins": origins}), limits, note
 
 
 def probe_server(base_url: str, model: str, api_key: str = "") -> ServerLimits | None:
