@@ -527,3 +527,19 @@ def test_config_and_dry_run_ask_a_local_server_as_a_run_would(
     assert planned.exit_code == 0, planned.stderr
     assert "learnt from the server (llama.cpp /props): context window 4096" in planned.stderr
     assert fake_openai.requests == []  # asked, not called
+
+
+def test_a_re_plan_keeps_the_structured_mode_the_server_accepted(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.script(
+        Reply.fail(400, "response_format json_schema is not supported"),
+        llama_cpp_overflow(3000, 2048),
+    )
+    fake_openai.responder = echo_model
+    sources = read_sources([str(EXAMPLE)])
+    with LLMEngine(llm_settings(model=LOCAL, single_call=False)) as engine:
+        build_briefing(sources, engine, OPTIONS)
+    modes = [(r.get("response_format") or {}).get("type") for r in fake_openai.requests]
+    assert modes[0] == "json_schema"
+    assert set(modes[1:]) == {"json_object"}  # not back to json_schema after the re-plan

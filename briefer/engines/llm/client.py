@@ -135,9 +135,13 @@ class LLMClient:
         remove_log_redaction(self._log_redaction)
 
     def use_settings(self, settings: Settings) -> None:
-        """Send later requests under ``settings`` (the engine's, once it learnt the limits)."""
+        """Send later requests under ``settings`` (the engine's, once it learnt the limits).
+
+        A structured-output mode the server already rejected stays given up.
+        """
+        if settings.structured != self.settings.structured:
+            self._mode = "json_schema" if settings.structured == "auto" else settings.structured
         self.settings = settings
-        self._mode = "json_schema" if settings.structured == "auto" else settings.structured
 
     @property
     def replay_parameters(self) -> dict[str, object] | None:
