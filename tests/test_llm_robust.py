@@ -534,7 +534,7 @@ def test_a_re_plan_keeps_the_structured_mode_the_server_accepted(
 ) -> None:
     fake_openai.script(
         Reply.fail(400, "response_format json_schema is not supported"),
-        llama_cpp_overflow(3000, 2048),
+        llama_cpp_overflow(4000, 4096),
     )
     fake_openai.responder = echo_model
     sources = read_sources([str(EXAMPLE)])
