@@ -261,7 +261,7 @@ def brief(
         float | None,
         typer.Option(
             min=0.001,
-            help="Seconds a call may take in all [env BRIEFER_TIMEOUT, default 600].",
+            help="Seconds a call may take in all (env BRIEFER_TIMEOUT, default 600).",
             rich_help_panel=_LLM,
         ),
     ] = None,
@@ -270,7 +270,7 @@ def brief(
         typer.Option(
             min=0.001,
             help="Seconds to wait for a reply's first token, prompt reading included "
-            "[env BRIEFER_FIRST_TOKEN_TIMEOUT, default 300].",
+            "(env BRIEFER_FIRST_TOKEN_TIMEOUT, default 300).",
             rich_help_panel=_LLM,
         ),
     ] = None,
@@ -278,8 +278,8 @@ def brief(
         float | None,
         typer.Option(
             min=0.001,
-            help="Seconds a reply may stall between tokens [env BRIEFER_STALL_TIMEOUT, "
-            "default 60].",
+            help="Seconds a reply may stall between tokens (env BRIEFER_STALL_TIMEOUT, "
+            "default 60).",
             rich_help_panel=_LLM,
         ),
     ] = None,
