@@ -42,6 +42,7 @@ class Reply:
     stall_after: int | None = None  # streamed pieces sent before the stream stalls
     stall: float = 0.0  # seconds the stream stalls for
     raw_error: dict[str, Any] | None = None  # an error body sent as is (not under "error")
+    whole: bool = False  # answer a whole reply even when a stream is asked for
     scripted: bool = True  # label: this reply is scripted test data
 
     @classmethod
@@ -235,7 +236,7 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if reply.status != 200:
                 body = reply.raw_error or {"error": reply.error or {}}
                 self._send(reply.status, body, reply.headers)
-            elif request.get("stream"):
+            elif request.get("stream") and not reply.whole:
                 self._stream(reply, request)
             else:
                 self._send(200, completion_body(reply, request), reply.headers)

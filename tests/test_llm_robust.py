@@ -543,3 +543,16 @@ def test_a_re_plan_keeps_the_structured_mode_the_server_accepted(
     modes = [(r.get("response_format") or {}).get("type") for r in fake_openai.requests]
     assert modes[0] == "json_schema"
     assert set(modes[1:]) == {"json_object"}  # not back to json_schema after the re-plan
+
+
+def test_a_server_that_answers_whole_replies_to_a_stream_request_is_understood(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    good = {"claims": [TALKS_S1]}
+    fake_openai.script(Reply.json(good, whole=True), Reply.json(good), Reply.json(good))
+    with LLMClient(llm_settings()) as client:
+        first = client.complete(MESSAGES, MapOutput, label="map S1.C1")
+        second = client.complete(MESSAGES, MapOutput, label="map S1.C2")
+    assert len(first.claims) == len(second.claims) == 1
+    assert [r.get("stream", False) for r in fake_openai.requests] == [True, False, False]
+    assert any("did not stream" in n for n in client.notes)
