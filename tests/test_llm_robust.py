@@ -497,8 +497,8 @@ def test_config_says_truthfully_where_the_window_came_from() -> None:
     def origin(settings: Settings) -> str:
         return next(o for n, _, o in describe_settings(settings) if n == "model context window")
 
-    assert origin(Settings(model=LOCAL)) == "default (the model is not in the known models table)"
-    assert origin(Settings(model="llama3.1:8b")) == "known models table"
+    assert origin(Settings(model=LOCAL)).startswith("assumed: model not in the known models")
+    assert origin(Settings(model="llama3.1:8b")) == "known models table: llama3"
     flagged = Settings(model=LOCAL, context_window=4096, origins={"context_window": "flag"})
     assert origin(flagged) == "flag (--context-window)"
     learnt = Settings(
