@@ -401,6 +401,16 @@ def brief(
             if recording is not None and reserve_new_file(recording):
                 reserved = recording
             with LLMEngine(settings) as llm:
+                told: set[str] = set()
+
+                def tell(note: str) -> None:
+                    if note not in told:
+                        told.add(note)
+                        typer.echo(f"briefer: {note}", err=True)
+
+                for note in llm.all_notes():  # what was learnt from the server, at once
+                    tell(note)
+                llm.on_notice = tell  # and a re-plan as it happens
                 options = options.model_copy(
                     update={"chunk_tokens": min(options.chunk_tokens, llm.budgets.map_tokens)}
                 )
@@ -410,7 +420,7 @@ def brief(
                         briefing = _verify_with_model(briefing, llm, settings)
                 finally:  # what was spent, and why, is told even when the run fails
                     for note in llm.all_notes():
-                        typer.echo(f"briefer: {note}", err=True)
+                        tell(note)
                     typer.echo(_usage_line(llm.usage(), started), err=True)
         else:
             typer.echo(

@@ -556,3 +556,25 @@ def test_a_server_that_answers_whole_replies_to_a_stream_request_is_understood(
     assert len(first.claims) == len(second.claims) == 1
     assert [r.get("stream", False) for r in fake_openai.requests] == [True, False, False]
     assert any("did not stream" in n for n in client.notes)
+
+
+def test_the_cli_says_what_it_learnt_and_each_re_plan_once_as_it_happens(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.routes[("GET", "/props")] = (
+        200,
+        {"default_generation_settings": {"n_ctx": 8192}, "total_slots": 1},
+    )
+    fake_openai.responder = _server_window(4096)  # the slot is smaller than /props says
+    env = {
+        "OPENAI_BASE_URL": fake_openai.url,
+        "BRIEFER_MODEL": LOCAL,
+        "BRIEFER_CACHE_DIR": str(tmp_path),
+        "BRIEFER_SINGLE_CALL": "0",
+    }
+    result = runner.invoke(app, ["brief", str(EXAMPLE)], env=env)
+    assert result.exit_code == 0, result.stderr
+    err = result.stderr
+    assert err.count("learnt from the server (llama.cpp /props)") == 1
+    assert err.count("re-planned for a window of") == 1, err
+    assert err.index("learnt from the server") < err.index("re-planned") < err.index("model calls")

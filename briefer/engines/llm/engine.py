@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
@@ -117,6 +117,8 @@ class LLMEngine:
         self.tracer = Tracer(settings.trace_dir) if settings.trace_dir else None
         self.client = client or LLMClient(settings, tracer=self.tracer)
         self.notes: list[str] = []  # skipped parts and fallbacks, for the user
+        # Told at once (a re-plan), not only at the end of the run, when set (by the CLI).
+        self.on_notice: Callable[[str], None] | None = None
         self.server_limits: ServerLimits | None = None
         settings = self._replayed(settings)
         settings, self.server_limits, learnt = learn_limits(settings)
@@ -424,11 +426,14 @@ class LLMEngine:
                 if error.server_tokens and error.our_tokens
                 else ""
             )
-            self.notes.append(
+            notice = (
                 f"{label}: the server refused it as larger than its context window ({stated}"
                 f"{counted}); re-planned for a window of {window} tokens (map calls of "
                 f"{budgets.map_tokens} tokens, replies of {budgets.output_tokens})"
             )
+            self.notes.append(notice)
+            if self.on_notice is not None:
+                self.on_notice(notice)
             return True
 
     @property
