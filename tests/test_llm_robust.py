@@ -578,3 +578,30 @@ def test_the_cli_says_what_it_learnt_and_each_re_plan_once_as_it_happens(
     assert err.count("learnt from the server (llama.cpp /props)") == 1
     assert err.count("re-planned for a window of") == 1, err
     assert err.index("learnt from the server") < err.index("re-planned") < err.index("model calls")
+
+
+def test_a_map_part_that_times_out_twice_is_mapped_in_halves_and_the_rest_goes_on(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    slow = Reply.json({"claims": []}, delay=1.0)
+    fake_openai.script(slow, slow)  # the whole chunk, then asked for less: both too slow
+    fake_openai.responder = echo_model  # each half is answered at once
+    settings = llm_settings(single_call=False, first_token_timeout=0.3, timeout=30.0)
+    with LLMEngine(settings) as engine:
+        chunk = chunks_of(SOURCES[:1])[0]
+        claims = engine.map_chunks([chunk], OPTIONS)
+    assert [c.citations[0].passage_id for c in claims] == ["S1.P1", "S1.P2"]
+    assert len(fake_openai.requests) == 4
+
+
+def test_a_server_that_stops_answering_ends_the_map_quickly(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    fake_openai.responder = lambda request: Reply.json({"claims": []}, delay=1.0)
+    settings = llm_settings(single_call=False, first_token_timeout=0.2, timeout=30.0)
+    sources = read_sources([str(EXAMPLE)])
+    start = time.perf_counter()
+    with LLMEngine(settings) as engine, pytest.raises(Exception, match="stopped answering"):
+        build_briefing(sources, engine, OPTIONS)
+    assert len(fake_openai.requests) == 3  # three timed-out calls in a row, then no more
+    assert time.perf_counter() - start < 5.0

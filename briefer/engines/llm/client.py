@@ -91,6 +91,7 @@ class LLMClient:
         self.settings = settings
         self.tracer = tracer
         self.notes: list[str] = []  # what the run should tell the user (e.g. a fallback)
+        self.on_notice: Callable[[str], None] | None = None  # told at once: a timeout
         self._mode: StructuredMode = (
             "json_schema" if settings.structured == "auto" else settings.structured
         )
@@ -300,11 +301,14 @@ class LLMClient:
                     raise self._timeout_error(timed_out, label) from None
                 # Resent changed, never as it was: a shorter reply and a repetition penalty.
                 changes = _after_timeout(payload, max_tokens)
+                notice = (
+                    f"{label}: {timed_out.describe()}; asked again for a shorter reply "
+                    "with a repetition penalty"
+                )
                 with self._lock:
-                    self.notes.append(
-                        f"{label}: {timed_out.describe()}; asked again for a shorter reply "
-                        "with a repetition penalty"
-                    )
+                    self.notes.append(notice)
+                if self.on_notice is not None:
+                    self.on_notice(notice)
         self._account(reply, source, payload)
         if self._record is not None:
             self._record.record(key, payload, reply)
@@ -397,7 +401,7 @@ class LLMClient:
         attempts = 0
         with self._lock:
             if self._timeouts_in_a_row >= _TIMEOUTS_BEFORE_GIVING_UP:
-                raise LLMTimeoutError(
+                raise LLMUnavailableError(
                     f"the model server stopped answering ({self._timeouts_in_a_row} calls in a "
                     "row timed out): check it, or raise BRIEFER_FIRST_TOKEN_TIMEOUT"
                 )

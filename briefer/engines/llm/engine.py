@@ -63,6 +63,7 @@ from briefer.errors import (
     LLMContextError,
     LLMError,
     LLMResponseError,
+    LLMTimeoutError,
     LLMTruncatedError,
     LLMUnavailableError,
 )
@@ -117,8 +118,6 @@ class LLMEngine:
         self.tracer = Tracer(settings.trace_dir) if settings.trace_dir else None
         self.client = client or LLMClient(settings, tracer=self.tracer)
         self.notes: list[str] = []  # skipped parts and fallbacks, for the user
-        # Told at once (a re-plan), not only at the end of the run, when set (by the CLI).
-        self.on_notice: Callable[[str], None] | None = None
         self.server_limits: ServerLimits | None = None
         settings = self._replayed(settings)
         settings, self.server_limits, learnt = learn_limits(settings)
@@ -144,6 +143,15 @@ class LLMEngine:
         self.client.record_parameters(
             {name: _jsonable(getattr(settings, name)) for name in REPLAY_FIELDS}
         )
+
+    @property
+    def on_notice(self) -> Callable[[str], None] | None:
+        """Return who is told at once (a re-plan, a timeout), not only at the end of the run."""
+        return self.client.on_notice
+
+    @on_notice.setter
+    def on_notice(self, tell: Callable[[str], None] | None) -> None:
+        self.client.on_notice = tell
 
     def _replayed(self, settings: Settings) -> Settings:
         """Return ``settings`` with the parameters the cassette being replayed was made with."""
@@ -521,6 +529,12 @@ class LLMEngine:
             return _Found(claims=[], failed=True)
         except LLMAuthError:
             raise
+        except LLMTimeoutError as exc:  # too slow or looping even when asked for less: halve
+            halves = split_group(group) if depth < _MAX_SPLITS else []
+            if not halves:
+                self.notes.append(f"{label}: skipped ({exc})")
+                return _Found(claims=[], failed=True)
+            return _merge([self._map_group(h, options, depth + 1) for h in halves])
         except LLMUnavailableError as exc:
             # What was mapped before stays; the parts after it are not sent to a dead server.
             self._server_gone = self._server_gone or exc
@@ -560,7 +574,7 @@ class LLMEngine:
             self.notes.append(f"{label}: claims stay rejected ({exc})")
             return []
         except (LLMTruncatedError, LLMResponseError, LLMUnavailableError) as exc:
-            if isinstance(exc, LLMUnavailableError):
+            if isinstance(exc, LLMUnavailableError) and not isinstance(exc, LLMTimeoutError):
                 self._server_gone = self._server_gone or exc
             self.notes.append(f"{label}: claims stay rejected ({exc})")
             return []
