@@ -605,3 +605,48 @@ def test_a_server_that_stops_answering_ends_the_map_quickly(
         build_briefing(sources, engine, OPTIONS)
     assert len(fake_openai.requests) == 3  # three timed-out calls in a row, then no more
     assert time.perf_counter() - start < 5.0
+
+
+def _looping_small_model(request: dict[str, Any]) -> Reply:
+    """Return echo_model's reply repeated until the request's max_tokens cuts it off.
+
+    Scripted test data in the manner of a 135M model at temperature 0: it says its facts,
+    then says them again, until the server stops it at the reply limit.
+    """
+    data = json.loads(echo_model(request).content or "{}")
+    key = "claims" if "claims" in data and "sections" not in data else None
+    items = data[key] if key else data["sections"][0]["bullets"]
+    if not items:
+        return Reply.json(data)
+    limit_chars = int(request["max_tokens"]) * 4  # about four characters a token
+    repeated = (items * (limit_chars // max(1, len(json.dumps(items))) + 2))[: 10 * len(items)]
+    if key:
+        data[key] = repeated
+    else:
+        data["sections"][0]["bullets"] = repeated
+    text = json.dumps(data)
+    if len(text) <= limit_chars:
+        return Reply(content=text)
+    return Reply(content=text[:limit_chars], finish_reason="length")
+
+
+def test_a_small_looping_model_on_a_small_window_still_ends_with_a_validated_briefing(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.routes[("GET", "/props")] = (
+        200,
+        {"default_generation_settings": {"n_ctx": 2048}, "total_slots": 1},
+    )
+    fake_openai.responder = _looping_small_model
+    env = {"OPENAI_BASE_URL": fake_openai.url, "BRIEFER_CACHE_DIR": str(tmp_path)}
+    args = ["brief", str(EXAMPLE), "--model", LOCAL, "--format", "json"]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.stderr
+    briefing = Briefing.model_validate_json(result.stdout)
+    assert briefing.bullets
+    assert_all_supported(briefing, read_sources([str(EXAMPLE)]))
+    assert all(r["max_tokens"] <= 2048 // 4 for r in fake_openai.requests)
+    assert "kept what was complete" in result.stderr
+    run_record = briefing.provenance.llm
+    assert run_record is not None and run_record.concurrency == 1
+    assert run_record.context_window == int(2048 * 0.9)
