@@ -446,7 +446,7 @@ def brief(
     except BrieferError as error:
         raise _fail(error) from None
     finally:
-        if reserved is not None and _is_empty(reserved):
+        if reserved is not None and _records_nothing(reserved):
             reserved.unlink(missing_ok=True)
 
 
@@ -475,11 +475,15 @@ def _check_targets(
     return found
 
 
-def _is_empty(path: Path) -> bool:
+def _records_nothing(path: Path) -> bool:
+    """True if a recording made by this run holds no exchange (at most its parameters line)."""
     try:
-        return path.stat().st_size == 0
-    except OSError:
+        if path.stat().st_size > 1 << 16:
+            return False
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
         return False
+    return all(line.startswith('{"parameters":') for line in lines if line.strip())
 
 
 def _verify_with_model(briefing: Briefing, llm: LLMEngine, settings: Settings) -> Briefing:
