@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,28 @@ import typer.core
 
 from briefer import __version__
 from briefer.choices import LENGTH_WORDS, Audience, Length, OutputFormat
-from briefer.errors import BrieferError, ConfigError, OutputError, SourceError
+from briefer.errors import (
+    BrieferError,
+    ConfigError,
+    EmptyBriefingError,
+    OutputError,
+    SourceError,
+)
+from briefer.ingest.reading import (
+    DEFAULT_MAX_FILE_MB,
+    MAX_FILE_ENV,
+    MAX_FILE_FLAG,
+    MEGABYTE,
+    is_url,
+)
+from briefer.output import (
+    check_not_input,
+    check_target,
+    is_stdout,
+    reserve_new_file,
+    write_file,
+    write_stdout,
+)
 
 # Each command imports the stages it runs when it runs: `--help` builds no pydantic model,
 # and the offline path never imports the LLM engine or openai.
@@ -72,9 +92,10 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_BRIEF_HELP = """Write a one-page briefing of ARTICLES (files, directories or - for stdin).
+_BRIEF_HELP = """Write a one-page briefing of ARTICLES (files, directories, http(s) URLs or -
+for stdin).
 
-Reads .txt, .md and .html files; directories are searched recursively.
+Reads .txt, .md and .html files; directories are searched recursively; URLs are fetched.
 
 Examples:
 
@@ -120,25 +141,13 @@ def _options(
     )
 
 
-def write_output(text: str, target: Path, inputs: list[Path], force: bool) -> None:
-    """Write ``text`` to ``target`` atomically; never over an input, never over a file unasked."""
-    resolved = target.resolve()
-    if any(resolved == p.resolve() for p in inputs if p.exists()):
-        raise OutputError(f"{target}: is one of the input files; choose another output path")
-    if resolved.is_dir():
-        raise OutputError(f"{target}: is a directory; give a file name")
-    if resolved.exists() and not force:
-        raise OutputError(f"{target}: already exists; pass --force to overwrite it")
-    if not resolved.parent.is_dir():
-        raise OutputError(f"{target}: directory {resolved.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=resolved.parent, prefix=f".{resolved.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, resolved)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+_MAX_FILE_SIZE = typer.Option(
+    MAX_FILE_FLAG,
+    min=0.001,
+    envvar=MAX_FILE_ENV,
+    metavar="MB",
+    help="Largest file, stdin or page read, in megabytes.",
+)
 
 
 class Verification(StrEnum):
@@ -166,7 +175,9 @@ _LLM = "LLM engine (an API key or --base-url selects it)"
 
 @app.command(cls=_Command, help=_BRIEF_HELP)
 def brief(
-    articles: Annotated[list[str], typer.Argument(help="Files, directories, or - for stdin.")],
+    articles: Annotated[
+        list[str], typer.Argument(help="Files, directories, http(s) URLs, or - for stdin.")
+    ],
     length: Annotated[
         Length | None,
         typer.Option("--length", "-l", help="short ≈120 words, standard ≈250, long ≤500."),
@@ -184,7 +195,10 @@ def brief(
         OutputFormat.md
     ),
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file (a regular file) instead of stdout (-)."
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing -o or --record file.")
@@ -196,6 +210,7 @@ def brief(
             help="Leave out, with a warning, files that cannot be read or hold no article text.",
         ),
     ] = False,
+    max_file_size: Annotated[float, _MAX_FILE_SIZE] = DEFAULT_MAX_FILE_MB,
     passage_tokens: Annotated[
         int, typer.Option(min=16, help="Largest passage, in tokens (whole sentences).")
     ] = 96,
@@ -242,6 +257,32 @@ def brief(
         Structured | None,
         typer.Option(
             help="How replies are held to the schema (none: plain text, validated by briefer).",
+            rich_help_panel=_LLM,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds a call may take in all (env BRIEFER_TIMEOUT, default 600).",
+            rich_help_panel=_LLM,
+        ),
+    ] = None,
+    first_token_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds to wait for a reply's first token, prompt reading included "
+            "(env BRIEFER_FIRST_TOKEN_TIMEOUT, default 300).",
+            rich_help_panel=_LLM,
+        ),
+    ] = None,
+    stall_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds a reply may stall between tokens (env BRIEFER_STALL_TIMEOUT, "
+            "default 60).",
             rich_help_panel=_LLM,
         ),
     ] = None,
@@ -301,6 +342,9 @@ def brief(
         "temperature": temperature,
         "context_window": context_window,
         "structured": structured.value if structured is not None else None,
+        "timeout": timeout,
+        "first_token_timeout": first_token_timeout,
+        "stall_timeout": stall_timeout,
         "use_cache": False if no_cache else None,
         "record_path": record,
         "replay_path": replay,
@@ -308,31 +352,44 @@ def brief(
         "prompts_dir": prompts_dir,
         "prompt_versions": prompt_version,
     }
+    if output is not None and is_stdout(output):
+        output = None
+    reserved: Path | None = None  # a --record file this run created, removed if left empty
     try:
-        if record is not None and record.exists() and not force:
-            raise OutputError(f"{record}: already exists; pass --force to record over it")
         settings = load_settings({k: v for k, v in flags.items() if v is not None})
         use_llm = engine_choice is EngineChoice.llm or (
             engine_choice is EngineChoice.auto and settings.llm_enabled
         )
         if use_llm and settings.refused is not None:
             raise ConfigError(settings.refused)
+        recording = settings.record_path if use_llm and not dry_run else None
+        targets = _check_targets(articles, output, recording, settings.replay_path, force)
         if use_llm and not settings.llm_enabled:
             raise ConfigError(
                 f"no API key found. Set {settings.api_key_env} or pass --base-url "
                 "(or use --engine extractive to work offline)."
             )
         sources = read_sources(
-            articles, stdin=sys.stdin, on_skip=_warn_skipped if skip_unreadable else None
+            articles,
+            stdin=sys.stdin,
+            on_skip=_warn_skipped if skip_unreadable else None,
+            max_file_bytes=int(max_file_size * MEGABYTE),
         )
+        # Every file read, including those found inside a directory argument.
+        for target, flag in targets:
+            check_not_input(target, (Path(s.origin) for s in sources), flag=flag)
         if dry_run:
             if not use_llm:
                 typer.echo("extractive engine: no model calls, no cost.")
                 return
             from briefer.chunking import chunk_source
             from briefer.engines.llm.engine import plan_run
+            from briefer.engines.llm.limits import learn_limits
             from briefer.tokens import count_tokens
 
+            settings, _, learnt = learn_limits(settings)
+            if learnt:
+                typer.echo(f"briefer: {learnt}", err=True)
             chunks = [c for s in sources for c in chunk_source(s, count_tokens)[1]]
             typer.echo(plan_run(chunks, settings, options).summary())
             return
@@ -343,19 +400,33 @@ def brief(
                 LLMEngine,  # imports openai: only when a model is used
             )
 
+            started = time.perf_counter()
+            if recording is not None and reserve_new_file(recording):
+                reserved = recording
             with LLMEngine(settings) as llm, _progress() as progress:
                 llm.watch(progress)
+                told: set[str] = set()
+
+                def tell(note: str) -> None:
+                    if note not in told:
+                        told.add(note)
+                        typer.echo(f"briefer: {note}", err=True)
+
+                for note in llm.all_notes():  # what was learnt from the server, at once
+                    tell(note)
+                llm.on_notice = tell  # and a re-plan as it happens
                 options = options.model_copy(
                     update={"chunk_tokens": min(options.chunk_tokens, llm.budgets.map_tokens)}
                 )
-                started = time.perf_counter()
-                briefing = build_briefing(sources, llm, options)
-                if verify is Verification.llm:
-                    progress.expect("verify", -(-len(briefing.bullets) // VERIFY_BATCH))
-                    briefing = _verify_with_model(briefing, llm, settings)
-                for note in llm.all_notes():
-                    typer.echo(f"briefer: {note}", err=True)
-                typer.echo(_usage_line(llm.usage(), started), err=True)
+                try:
+                    briefing = build_briefing(sources, llm, options)
+                    if verify is Verification.llm:
+                        progress.expect("verify", -(-len(briefing.bullets) // VERIFY_BATCH))
+                        briefing = _verify_with_model(briefing, llm, settings)
+                finally:  # what was spent, and why, is told even when the run fails
+                    for note in llm.all_notes():
+                        tell(note)
+                    typer.echo(_usage_line(llm.usage(), started), err=True)
         else:
             typer.echo(
                 "briefer: no API key configured; using the built-in offline extractive engine.",
@@ -368,13 +439,56 @@ def brief(
         if briefing.grounding is not None:
             typer.echo(f"briefer: {summarize_grounding(briefing.grounding)}", err=True)
         if output is None:
-            typer.echo(text, nl=False)
+            write_stdout(text)
         else:
-            # Every file read, including those found inside a directory argument.
-            inputs = [Path(s.origin) for s in sources if s.origin != "<stdin>"]
-            write_output(text, output, inputs, force)
+            write_file(text, output, replace=force)
+        reserved = None
+        if not briefing.bullets:
+            raise EmptyBriefingError(
+                "the briefing has no bullets: no claim survived validation "
+                "(see --show-rejected or --format json)"
+            )
     except BrieferError as error:
         raise _fail(error) from None
+    finally:
+        if reserved is not None and _records_nothing(reserved):
+            reserved.unlink(missing_ok=True)
+
+
+def _check_targets(
+    articles: list[str],
+    output: Path | None,
+    record: Path | None,
+    replay: Path | None,
+    force: bool,
+) -> list[tuple[Path, str]]:
+    """Return the files this run will write (-o, --record) once each is known to be writable.
+
+    Runs before any work: an output that would be refused costs nothing. The same guards
+    hold for --record whether it came from the flag, the environment or ``.env``. Whether a
+    file found inside a directory argument is among them is checked once sources are read.
+    """
+    named = [Path(a) for a in articles if a != "-" and not is_url(a)]
+    if replay is not None:
+        named.append(replay)
+    targets = [(output, "-o"), (record, "--record")]
+    found = [(path, flag) for path, flag in targets if path is not None]
+    for path, flag in found:
+        check_target(path, named, force=force, flag=flag)
+    if len(found) == 2 and Path(os.path.abspath(found[0][0])) == Path(os.path.abspath(found[1][0])):
+        raise OutputError(f"{found[0][0]}: -o and --record name the same file")
+    return found
+
+
+def _records_nothing(path: Path) -> bool:
+    """True if a recording made by this run holds no exchange (at most its parameters line)."""
+    try:
+        if path.stat().st_size > 1 << 16:
+            return False
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return all(line.startswith('{"parameters":') for line in lines if line.strip())
 
 
 @contextmanager
@@ -438,17 +552,18 @@ def _usage_line(usage: Usage, started: float) -> str:
 def verify(
     briefing: Annotated[Path, typer.Argument(help="A briefing written with --format json.")],
     sources: Annotated[
-        list[Path] | None, typer.Argument(help="The source files, to check against afresh.")
+        list[str] | None,
+        typer.Argument(help="The source files, directories or URLs, to check against afresh."),
     ] = None,
+    max_file_size: Annotated[float, _MAX_FILE_SIZE] = DEFAULT_MAX_FILE_MB,
 ) -> None:
     from briefer.verify import format_verify, verify_briefing
 
     try:
-        result = verify_briefing(briefing, sources or [])
+        result = verify_briefing(briefing, sources or [], int(max_file_size * MEGABYTE))
+        write_stdout("".join(f"{line}\n" for line in format_verify(result)))
     except BrieferError as error:
         raise _fail(error) from None
-    for line in format_verify(result):
-        typer.echo(line)
     raise typer.Exit(code=result.exit_code)
 
 
@@ -462,6 +577,10 @@ def config() -> None:
 
     try:
         settings = load_settings()
+        if settings.llm_enabled:  # a local server is asked its window, as a run would
+            from briefer.engines.llm.limits import learn_limits
+
+            settings = learn_limits(settings)[0]
         rows = describe_settings(settings)
     except BrieferError as error:
         raise _fail(error) from None

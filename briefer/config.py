@@ -48,6 +48,7 @@ class ModelInfo(BaseModel):
     context_window: int
     max_output: int
     fixed_temperature: bool = False  # reasoning models reject any temperature but the default
+    hosted: bool = False  # served only by its maker, at this window: nothing to ask a server
 
 
 class Price(BaseModel):
@@ -63,15 +64,23 @@ class Price(BaseModel):
 # ("llama3.1:8b") find their family. Local servers often run a smaller context than the
 # model supports (Ollama's num_ctx), so local families are listed conservatively.
 KNOWN_MODELS: dict[str, ModelInfo] = {
-    "gpt-4o-mini": ModelInfo(context_window=128_000, max_output=16_384),
-    "gpt-4o": ModelInfo(context_window=128_000, max_output=16_384),
-    "gpt-4.1": ModelInfo(context_window=1_047_576, max_output=32_768),
-    "gpt-4-turbo": ModelInfo(context_window=128_000, max_output=4_096),
-    "gpt-3.5-turbo": ModelInfo(context_window=16_385, max_output=4_096),
-    "gpt-5": ModelInfo(context_window=400_000, max_output=128_000, fixed_temperature=True),
-    "o1": ModelInfo(context_window=200_000, max_output=100_000, fixed_temperature=True),
-    "o3": ModelInfo(context_window=200_000, max_output=100_000, fixed_temperature=True),
-    "o4-mini": ModelInfo(context_window=200_000, max_output=100_000, fixed_temperature=True),
+    "gpt-4o-mini": ModelInfo(context_window=128_000, max_output=16_384, hosted=True),
+    "gpt-4o": ModelInfo(context_window=128_000, max_output=16_384, hosted=True),
+    "gpt-4.1": ModelInfo(context_window=1_047_576, max_output=32_768, hosted=True),
+    "gpt-4-turbo": ModelInfo(context_window=128_000, max_output=4_096, hosted=True),
+    "gpt-3.5-turbo": ModelInfo(context_window=16_385, max_output=4_096, hosted=True),
+    "gpt-5": ModelInfo(
+        context_window=400_000, max_output=128_000, fixed_temperature=True, hosted=True
+    ),
+    "o1": ModelInfo(
+        context_window=200_000, max_output=100_000, fixed_temperature=True, hosted=True
+    ),
+    "o3": ModelInfo(
+        context_window=200_000, max_output=100_000, fixed_temperature=True, hosted=True
+    ),
+    "o4-mini": ModelInfo(
+        context_window=200_000, max_output=100_000, fixed_temperature=True, hosted=True
+    ),
     "llama3": ModelInfo(context_window=8_192, max_output=2_048),
     "qwen2.5": ModelInfo(context_window=32_768, max_output=8_192),
     "mistral": ModelInfo(context_window=32_768, max_output=8_192),
@@ -101,6 +110,9 @@ ENV_VARS: dict[str, str] = {
     "structured": "BRIEFER_STRUCTURED",
     "citation_schema": "BRIEFER_CITATION_SCHEMA",
     "timeout": "BRIEFER_TIMEOUT",
+    "first_token_timeout": "BRIEFER_FIRST_TOKEN_TIMEOUT",
+    "stall_timeout": "BRIEFER_STALL_TIMEOUT",
+    "stream": "BRIEFER_STREAM",
     "max_retries": "BRIEFER_MAX_RETRIES",
     "retry_wait": "BRIEFER_RETRY_WAIT",
     "repair_rounds": "BRIEFER_REPAIR_ROUNDS",
@@ -133,11 +145,15 @@ class Settings(BaseModel):
     api_key_env: str = DEFAULT_API_KEY_ENV
     concurrency: int = Field(default=4, ge=1, le=64)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    context_window: int | None = Field(default=None, ge=2048)
+    context_window: int | None = Field(default=None, ge=512)
     max_output_tokens: int | None = Field(default=None, ge=16)
     structured: StructuredMode = "auto"
     citation_schema: CitationSchema = "auto"
-    timeout: float = Field(default=120.0, gt=0)
+    # Per call, sized for local models; time queued behind briefer's own calls never counts.
+    timeout: float = Field(default=600.0, gt=0)  # the whole reply
+    first_token_timeout: float = Field(default=300.0, gt=0)  # prompt processing included
+    stall_timeout: float = Field(default=60.0, gt=0)  # between two tokens of a reply
+    stream: bool = True  # stream replies, so a stalled server is seen at once
     max_retries: int = Field(default=4, ge=0)
     retry_wait: float = Field(default=1.0, ge=0)
     retry_max_wait: float = Field(default=60.0, ge=0)
@@ -254,6 +270,29 @@ def known_family(model: str) -> str | None:
     name = model.lower().rsplit("/", 1)[-1]  # "openai/gpt-4o" as some proxies spell it
     matches = [prefix for prefix in KNOWN_MODELS if name.startswith(prefix)]
     return max(matches, key=len) if matches else None
+
+
+# Where a context window came from, as ``briefer config`` and the provenance say it.
+_WINDOW_ORIGINS = {
+    "flag": "flag (--context-window)",
+    "environment": "environment (BRIEFER_CONTEXT_WINDOW)",
+    ".env": ".env (BRIEFER_CONTEXT_WINDOW)",
+}
+
+
+def window_origin(settings: Settings) -> str:
+    """Return where the context window of ``settings`` came from, in words.
+
+    Given (flag, environment, .env), learnt from the server or from a cassette, the known
+    models table, or only assumed.
+    """
+    origin = settings.origins.get("context_window")
+    if settings.context_window is not None:
+        return _WINDOW_ORIGINS.get(origin, origin) if origin else "context_window, set"
+    family = known_family(settings.model)
+    if family is not None:
+        return f"known models table: {family}"
+    return "assumed: model not in the known models table; set --context-window"
 
 
 def lookup_price(settings: Settings) -> Price | None:
@@ -389,7 +428,7 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
             origin = settings.origins.get(name, "default")
         rows.append((name, shown, origin))
     info, budgets = settings.model_info, budgets_for(settings)
-    rows.append(("model context window", f"{info.context_window} tokens", _window_origin(settings)))
+    rows.append(("model context window", f"{info.context_window} tokens", window_origin(settings)))
     rows.append(("map tokens per call", str(budgets.map_tokens), "derived"))
     rows.append(("reduce tokens per call", str(budgets.reduce_tokens), "derived"))
     rows.append(("one-call reply tokens", str(budgets.brief_tokens), "derived, standard length"))
@@ -398,15 +437,6 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
     shown_price = f"${price.input}/${price.output} per 1M in/out" if price else "unknown"
     rows.append(("price", shown_price, "prices table"))
     return rows
-
-
-def _window_origin(settings: Settings) -> str:
-    if settings.context_window is not None:
-        return f"context_window, {settings.origins.get('context_window', 'set')}"
-    family = known_family(settings.model)
-    if family is not None:
-        return f"known models table: {family}"
-    return "assumed: model not in the known models table; set --context-window"
 
 
 def _resolve(

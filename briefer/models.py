@@ -184,6 +184,37 @@ class Usage(_Frozen):
     cost_usd: float | None = None
 
 
+class ServerLimits(_Frozen):
+    """What a model server said about itself: its context window and how many calls it serves."""
+
+    source: str = Field(description='Which question answered, e.g. "llama.cpp /props".')
+    context_window: int | None = None
+    total_slots: int | None = None
+
+
+class ModelRun(_Frozen):
+    """How the model was called: every parameter a replay needs, and what was learnt."""
+
+    temperature: float | None = Field(description="None: the model's fixed default.")
+    structured: str = Field(description="The structured-output mode asked for (--structured).")
+    structured_used: str = Field(description="The mode the last request was sent with.")
+    context_window: int = Field(description="The window the run was planned for at its start.")
+    context_window_origin: str
+    max_output_tokens: int | None = Field(description="The BRIEFER_MAX_OUTPUT_TOKENS setting.")
+    reply_tokens: dict[str, int] = Field(
+        default={}, description="The max_tokens sent with the calls of each step."
+    )
+    concurrency: int
+    single_call: bool
+    repair_rounds: int
+    server: ServerLimits | None = Field(default=None, description="What the server stated.")
+    replanned_windows: list[int] = Field(
+        default=[], description="Windows re-planned to after the server refused a request."
+    )
+    reduce: str = Field(default="model", description='"model" or "extractive fallback".')
+    notes: list[str] = Field(default=[], description="What the run told the user on stderr.")
+
+
 class Provenance(_Frozen):
     briefer_version: str
     engine: str
@@ -192,6 +223,7 @@ class Provenance(_Frozen):
     parameters: BriefOptions
     usage: Usage = Usage()
     timings: dict[str, float] = {}
+    llm: ModelRun | None = None
 
 
 class Briefing(_Frozen):

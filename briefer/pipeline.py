@@ -7,12 +7,14 @@ models whose citations are exactly those of the validated claims they merge.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 
 from briefer import __version__
 from briefer.chunking import chunk_source
 from briefer.engines.base import Engine, StreamingEngine
+from briefer.grounding.support_text import is_content_word, stem, tokenize
 from briefer.grounding.validator import check_bullet, validate_claims
 from briefer.models import (
     Briefing,
@@ -92,8 +94,9 @@ def build_briefing(
     _lap(timings, "validate_bullets", clock)
 
     cited_ids = {c.passage_id for s in sections for b in s.bullets for c in b.citations}
+    model_run = getattr(engine, "model_run", None)  # optional on the Engine protocol
     briefing = Briefing(
-        title=draft.title,
+        title=checked_title(draft.title, sources),
         sections=sections,
         sources=[
             SourceRef(
@@ -117,10 +120,53 @@ def build_briefing(
             parameters=options,
             usage=engine.usage(),
             timings=timings,
+            llm=model_run() if callable(model_run) else None,
         ),
     )
     report = grounding_report(briefing, claims_checked=checked + rechecked, reasks=reasks)
     return briefing.model_copy(update={"grounding": report})
+
+
+# Titles a model copies from a template or writes when it has none.
+_PLACEHOLDER_TITLE_WORDS = frozenset(
+    {
+        "title",
+        "briefing",
+        "brief",
+        "untitled",
+        "string",
+        "summary",
+        "example",
+        "placeholder",
+        "headline",
+        "tbd",
+        "todo",
+        "none",
+        "text",
+        "your",
+        "here",
+        "insert",
+    }
+)
+TITLE_SUPPORT = 0.5  # share of a title's content words the sources must contain
+
+
+def checked_title(title: str, sources: Sequence[Source]) -> str:
+    """Return ``title``, or one built from the sources when it is a placeholder or unsupported.
+
+    A placeholder has no content word but template words ("...", "Title", ""); an
+    unsupported title has fewer than half of its content words (by stem) in the sources.
+    """
+    words = [t.word for t in tokenize(title) if is_content_word(t.word)]
+    content = [w for w in words if w not in _PLACEHOLDER_TITLE_WORDS]
+    if content:
+        text = "\n".join(f"{s.title}\n{s.text}" for s in sources).lower()
+        found = sum(bool(re.search(rf"\b{re.escape(stem(w))}", text)) for w in content)
+        if found >= TITLE_SUPPORT * len(content):
+            return " ".join(title.split())
+    from briefer.engines.extractive.engine import pick_title
+
+    return " ".join(pick_title(sources).split()) or "Briefing"
 
 
 def fit_sections(sections: Sequence[Section], max_words: int) -> list[Section]:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from briefer.chunking import chunk_source
 from briefer.errors import SourceError
 from briefer.grounding.validator import check_bullet
+from briefer.ingest.reading import DEFAULT_MAX_FILE_BYTES, read_regular_file
 from briefer.ingest.sources import read_sources
 from briefer.models import (
     Briefing,
@@ -98,15 +99,16 @@ class VerifyResult:
 # --- briefer verify ----------------------------------------------------------------------
 
 
-def load_briefing(path: Path) -> Briefing:
-    """Return the briefing stored as JSON at ``path``.
+def load_briefing(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Briefing:
+    """Return the briefing stored as JSON at ``path`` (a regular file of at most ``max_bytes``).
 
     Raises:
         SourceError: the file cannot be read or is not a briefing in briefer's JSON format.
     """
+    data = read_regular_file(path, str(path), max_bytes)
     try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise SourceError(str(path), f"cannot be read ({exc})") from None
     try:
         return Briefing.model_validate_json(raw)
@@ -120,18 +122,22 @@ def load_briefing(path: Path) -> Briefing:
         ) from None
 
 
-def verify_briefing(path: Path, sources: Sequence[Path] = ()) -> VerifyResult:
+def verify_briefing(
+    path: Path,
+    sources: Sequence[Path | str] = (),
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> VerifyResult:
     """Return the result of re-checking every bullet of the briefing JSON at ``path``.
 
     Without ``sources`` each bullet is checked against the passages embedded in the JSON,
     which shows only that the briefing is consistent with itself: a consistent edit of a
-    bullet, its quote and its passage passes. With them, the sources are read and chunked
-    again with the briefing's parameters, and bullets are checked against those passages; a
-    source whose bytes no longer have the sha256 the briefing recorded, a cited passage whose
-    text no longer matches the embedded copy, and a briefing source not among ``sources``
-    are failures.
+    bullet, its quote and its passage passes. With them (files, directories or URLs, each
+    at most ``max_file_bytes``), the sources are read and chunked again with the briefing's
+    parameters, and bullets are checked against those passages; a source whose bytes no
+    longer have the sha256 the briefing recorded, a cited passage whose text no longer
+    matches the embedded copy, and a briefing source not among ``sources`` are failures.
     """
-    briefing = load_briefing(path)
+    briefing = load_briefing(path, max_file_bytes)
     embedded = {p.id: p for p in briefing.passages}
     source_changes: list[SourceChange] = []
     if not sources:
@@ -139,7 +145,7 @@ def verify_briefing(path: Path, sources: Sequence[Path] = ()) -> VerifyResult:
         against = f"the {len(embedded)} passages embedded in {path.name}"
         missing: list[str] = []
     else:
-        read = read_sources([str(s) for s in sources])
+        read = read_sources([str(s) for s in sources], max_file_bytes=max_file_bytes)
         passages, missing, source_changes = _rederive(briefing, read)
         against = f"{len(read)} re-read sources"
     changed = sorted(

@@ -4,6 +4,15 @@ Everything it answers is scripted test data, never real model output. Tests queu
 ``Reply`` objects (served first come, first served, or to the first request whose messages
 contain ``match``); when the queue is empty, ``responder`` (if set) builds the reply from
 the request. Each request body is kept in ``requests`` for the test to check.
+
+A request with ``"stream": true`` is answered as a server-sent event stream, as real
+servers do: the content in small pieces, then the finish reason, then (when asked with
+``stream_options.include_usage``) the usage. A reply can wait before its first piece
+(``delay``, sent before the headers, as llama.cpp does while it reads the prompt) and
+stall after some pieces (``stall_after``, ``stall``). Other routes (llama.cpp's
+``/props``, ``/v1/models``, Ollama's ``/api/show``...) answer what ``routes`` holds, else 404.
+The error bodies of real servers are built by ``llama_cpp_overflow``, ``openai_overflow``
+and ``vllm_overflow``, copied from those servers' sources and documentation.
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ class Reply:
     delay: float = 0.0
     usage: bool = True
     match: str | None = None
+    stall_after: int | None = None  # streamed pieces sent before the stream stalls
+    stall: float = 0.0  # seconds the stream stalls for
+    raw_error: dict[str, Any] | None = None  # an error body sent as is (not under "error")
+    whole: bool = False  # answer a whole reply even when a stream is asked for
     scripted: bool = True  # label: this reply is scripted test data
 
     @classmethod
@@ -46,6 +59,58 @@ class Reply:
         )
 
 
+def llama_cpp_overflow(n_prompt_tokens: int, n_ctx: int, **kwargs: Any) -> Reply:
+    """Return llama.cpp's refusal of a prompt larger than a slot's context (HTTP 400).
+
+    The body is exactly what llama-server sends (tools/server: format_error_response with
+    ERROR_TYPE_EXCEED_CONTEXT_SIZE, plus the two numbers).
+    """
+    return Reply(
+        status=400,
+        error={
+            "code": 400,
+            "message": f"request ({n_prompt_tokens} tokens) exceeds the available context "
+            f"size ({n_ctx} tokens), try increasing it",
+            "type": "exceed_context_size_error",
+            "n_prompt_tokens": n_prompt_tokens,
+            "n_ctx": n_ctx,
+        },
+        **kwargs,
+    )
+
+
+def openai_overflow(limit: int, used: int, **kwargs: Any) -> Reply:
+    """Return OpenAI's refusal of a request larger than the model's context (HTTP 400)."""
+    return Reply(
+        status=400,
+        error={
+            "message": f"This model's maximum context length is {limit} tokens. However, your "
+            f"messages resulted in {used} tokens. Please reduce the length of the messages.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        },
+        **kwargs,
+    )
+
+
+def vllm_overflow(limit: int, prompt: int, completion: int, **kwargs: Any) -> Reply:
+    """Return vLLM's refusal (its ErrorResponse, sent at the top level of the body)."""
+    return Reply(
+        status=400,
+        raw_error={
+            "object": "error",
+            "message": f"This model's maximum context length is {limit} tokens. However, you "
+            f"requested {prompt + completion} tokens ({prompt} in the messages, {completion} "
+            "in the completion). Please reduce the length of the messages or completion.",
+            "type": "BadRequestError",
+            "param": None,
+            "code": 400,
+        },
+        **kwargs,
+    )
+
+
 Responder = Callable[[dict[str, Any]], Reply]
 
 
@@ -56,6 +121,9 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.responder: Responder | None = None
+        # (method, path) -> (status, JSON body) for routes other than chat completions.
+        self.routes: dict[tuple[str, str], tuple[int, Any]] = {}
+        self.route_requests: list[tuple[str, str, Any]] = []
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -85,6 +153,8 @@ class FakeOpenAI:
             self._queue.clear()
             self.requests.clear()
             self.headers.clear()
+            self.route_requests.clear()
+            self.routes.clear()
             self.responder = None
 
     def script(self, *replies: Reply) -> None:
@@ -150,22 +220,82 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         # for the client's delayed ACK (about 40 ms a reply). Real servers turn it off too.
         disable_nagle_algorithm = True
 
+        def do_GET(self) -> None:
+            self._route("GET", None)
+
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             raw = self.rfile.read(length)
             if not self.path.partition("?")[0].endswith("/chat/completions"):
-                self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
+                self._route("POST", json.loads(raw or b"null"))
                 return
             request = json.loads(raw)
             reply = server.next_reply(request, {k.lower(): v for k, v in self.headers.items()})
             if reply.delay:
                 time.sleep(reply.delay)
             if reply.status != 200:
-                self._send(reply.status, {"error": reply.error or {}}, reply.headers)
+                body = reply.raw_error or {"error": reply.error or {}}
+                self._send(reply.status, body, reply.headers)
+            elif request.get("stream") and not reply.whole:
+                self._stream(reply, request)
             else:
                 self._send(200, completion_body(reply, request), reply.headers)
 
-        def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+        def _route(self, method: str, body: Any) -> None:
+            with server._lock:
+                server.route_requests.append((method, self.path, body))
+                answer = server.routes.get((method, self.path.partition("?")[0]))
+            if answer is None:
+                self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
+            else:
+                self._send(answer[0], answer[1], {})
+
+        def _stream(self, reply: Reply, request: dict[str, Any]) -> None:
+            whole = completion_body(reply, request)
+            head = {k: whole[k] for k in ("id", "created", "model")}
+            head["object"] = "chat.completion.chunk"
+            text = reply.content or ""
+            pieces = [text[i : i + 200] for i in range(0, len(text), 200)]
+            events: list[dict[str, Any]] = [
+                {**head, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
+                for p in pieces
+            ]
+            if reply.refusal:
+                events.append(
+                    {
+                        **head,
+                        "choices": [
+                            {"index": 0, "delta": {"refusal": reply.refusal}, "finish_reason": None}
+                        ],
+                    }
+                )
+            events.append(
+                {
+                    **head,
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}],
+                }
+            )
+            if "usage" in whole and (request.get("stream_options") or {}).get("include_usage"):
+                events.append({**head, "choices": [], "usage": whole["usage"]})
+            try:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.close_connection = True
+                for number, event in enumerate(events):
+                    if reply.stall_after is not None and number == reply.stall_after:
+                        time.sleep(reply.stall)
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a stall test); nothing to answer
+
+        def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
             data = json.dumps(body).encode("utf-8")
             try:
                 self.send_response(status)

@@ -20,6 +20,7 @@ from briefer.errors import (
     LLMAuthError,
     LLMError,
     LLMResponseError,
+    LLMTimeoutError,
     LLMTruncatedError,
     LLMUnavailableError,
 )
@@ -108,20 +109,30 @@ def test_persistent_503_ends_clearly_after_the_allowed_attempts(
     assert len(fake_openai.requests) == 3
 
 
-def test_timeout_is_retried(fake_openai: FakeOpenAI, llm_settings: SettingsFactory) -> None:
+def test_timeout_is_resent_changed_not_unchanged(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
     fake_openai.script(Reply.json(GOOD, delay=1.0), Reply.json(GOOD))
     start = time.perf_counter()
-    assert len(_complete(llm_settings, timeout=0.25).claims) == 1
-    assert len(fake_openai.requests) == 2
+    with LLMClient(llm_settings(timeout=0.25)) as client:
+        output = client.complete(MESSAGES, MapOutput, label="map S1.C1", max_tokens=400)
+    assert len(output.claims) == 1
+    first, second = fake_openai.requests
     assert time.perf_counter() - start < 1.0
+    # Resent with a shorter reply limit and a repetition penalty, never as it was.
+    assert first["max_tokens"] == 400 and "frequency_penalty" not in first
+    assert second["max_tokens"] == 200
+    assert second["frequency_penalty"] > 0 and second["presence_penalty"] > 0
+    assert any("no first token within 0.25 s" in n for n in client.notes)
 
 
-def test_timeouts_exhausted_raise_unavailable(
+def test_timeouts_exhausted_raise_timeout(
     fake_openai: FakeOpenAI, llm_settings: SettingsFactory
 ) -> None:
     fake_openai.script(Reply.json(GOOD, delay=0.6), Reply.json(GOOD, delay=0.6))
-    with pytest.raises(LLMUnavailableError, match=r"did not answer within 0\.2 s"):
+    with pytest.raises(LLMTimeoutError, match=r"sent no first token within 0\.2 s .*twice"):
         _complete(llm_settings, timeout=0.2, max_retries=1)
+    assert len(fake_openai.requests) == 2  # a timeout is not retried as if it were transient
 
 
 def test_unreachable_server_raises_unavailable(llm_settings: SettingsFactory) -> None:

@@ -238,7 +238,7 @@ def test_a_file_that_is_not_a_briefing_is_a_clear_error(
     path.write_text(content, encoding="utf-8")
     with pytest.raises(SourceError, match=re.escape(message)):
         load_briefing(path)
-    with pytest.raises(SourceError, match="cannot be read"):
+    with pytest.raises(SourceError, match="cannot read file"):
         load_briefing(tmp_path / "missing.json")
 
 

@@ -24,6 +24,13 @@ import charset_normalizer
 
 from briefer.errors import SourceError
 from briefer.ingest.cleaning import clean_text
+from briefer.ingest.reading import (
+    DEFAULT_MAX_FILE_BYTES,
+    fetch_url,
+    is_url,
+    read_regular_file,
+    read_stream,
+)
 from briefer.models import DroppedBlock, Source, Span
 from briefer.words import has_cjk, match_words, unsupported_script
 
@@ -45,6 +52,7 @@ _OUTPUT_HEAD_BYTES = 4096
 _NAMES_SHOWN = 5
 _SHINGLE_WORDS = 5
 _MIN_SHARED_SHINGLES = 5
+_SHINGLE_STRETCH = 50_000  # words hashed at a time
 _MAX_POSTINGS = 32  # a shingle shared by more originals is boilerplate, not evidence
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -70,25 +78,29 @@ def read_sources(
     stdin: TextIO | None = None,
     on_skip: Callable[[SourceError], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> list[Source]:
-    """Return the sources at ``paths`` ("-" is stdin), cleaned, numbered S1.. and de-duplicated.
+    """Return the sources at ``paths`` ("-" is stdin, http(s) URLs are fetched), cleaned,
+    numbered S1.. and de-duplicated.
 
     A file that cannot be read or holds no article text stops the run, unless ``on_skip`` is
     given: it is then told, and the file left out. A path that does not exist or names an
-    unsupported type always stops it. ``warn`` is told, in one line each, what was read in a
-    way the user should know about (default: printed on stderr).
+    unsupported type always stops it. Only regular files of at most ``max_file_bytes`` are
+    read (the same limit holds for stdin and each URL). ``warn`` is told, in one line each,
+    what was read in a way the user should know about (default: printed on stderr).
     """
     warn = warn or print_warning
     seen: set[str] = set()
     sources: list[Source] = []
     for raw in paths:
         for shown, path in _expand_path(raw, warn):
-            key = str(path.resolve()) if path else "-"
+            key = str(path.resolve()) if path else shown
             if key in seen:
                 continue
             seen.add(key)
             try:
-                sources.append(_read_source(shown, path, f"S{len(sources) + 1}", stdin, warn))
+                data, html = _read_bytes(shown, path, stdin, max_file_bytes)
+                sources.append(_read_source(shown, path, f"S{len(sources) + 1}", data, html, warn))
             except SourceError as error:
                 if on_skip is None:
                     raise
@@ -101,6 +113,8 @@ def read_sources(
 def _expand_path(raw: str, warn: Callable[[str], None]) -> list[tuple[str, Path | None]]:
     if raw == "-":
         return [("<stdin>", None)]
+    if is_url(raw):
+        return [(raw, None)]
     path = Path(raw)
     if path.is_dir():
         try:
@@ -158,25 +172,29 @@ def print_warning(message: str) -> None:
     print(f"briefer: warning: {message}", file=sys.stderr)
 
 
+def _read_bytes(
+    shown: str, path: Path | None, stdin: TextIO | None, max_bytes: int
+) -> tuple[bytes, bool | None]:
+    """Return the raw bytes of a file, URL or stdin, and whether they are HTML (None: sniff)."""
+    if path is not None:
+        return read_regular_file(path, shown, max_bytes), path.suffix.lower() in _HTML_SUFFIXES
+    if is_url(shown):
+        page = fetch_url(shown, max_bytes)
+        return page.data, page.is_html
+    return read_stream(stdin if stdin is not None else sys.stdin, shown, max_bytes), None
+
+
 def _read_source(
     shown: str,
     path: Path | None,
     source_id: str,
-    stdin: TextIO | None,
+    data: bytes,
+    html: bool | None,
     warn: Callable[[str], None],
 ) -> Source:
-    if path is None:
-        stream = stdin if stdin is not None else sys.stdin
-        buffer = getattr(stream, "buffer", None)
-        data = buffer.read() if buffer is not None else stream.read().encode("utf-8")
-    else:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise SourceError(shown, f"cannot read file ({exc.strerror or exc})") from exc
     text, encoding = _decode(data, shown, warn)
     html_title, html_date = None, None
-    if (path.suffix.lower() in _HTML_SUFFIXES) if path else bool(_HTML_START.match(text)):
+    if bool(_HTML_START.match(text)) if html is None else html:
         if _too_deep_for_extractor(text):
             depth, text = _plain_text(text)
             warn(
@@ -197,7 +215,7 @@ def _read_source(
         raise SourceError(shown, _why_no_story(text, dropped))
     return Source(
         id=source_id,
-        title=html_title or title or (path.stem if path else "stdin"),
+        title=html_title or title or (path.stem if path else shown.strip("<>")),
         origin=shown,
         text=text,
         blocks=blocks,
@@ -379,13 +397,28 @@ def _parse_date(text: str) -> date | None:
 
 
 def _shingles(source: Source) -> set[int]:
-    kept = " ".join(source.text[b.start : b.end] for b in source.blocks)
+    """Return the hashes of the story's 5-word shingles (its kept blocks read as one text)."""
+    # Hashes, not tuples: the index holds a million of them for a thousand articles. Words
+    # are taken a stretch of blocks at a time, so a 50 MB story never has all its words
+    # (and five shifted copies of them) in memory at once.
+    pieces = [source.text[b.start : b.end] for b in source.blocks]
     # CJK writes no spaces: its characters stand for words there.
-    words = match_words(kept.lower()) if has_cjk(kept) else _WORD.findall(kept.lower())
-    if len(words) < _SHINGLE_WORDS:
-        return {hash(tuple(words))}
-    # Hashes, not tuples: the index holds a million of them for a thousand articles.
-    return set(map(hash, zip(*(words[k:] for k in range(_SHINGLE_WORDS)), strict=False)))
+    split = match_words if any(map(has_cjk, pieces)) else _WORD.findall
+    shingles: set[int] = set()
+    words: list[str] = []  # the last few words of the previous stretch, then this stretch
+    overlap = _SHINGLE_WORDS - 1
+    for piece in pieces:
+        words += split(piece.lower())
+        if len(words) >= _SHINGLE_STRETCH:
+            shingles.update(_hashed_shingles(words))
+            words = words[-overlap:]
+    if len(words) > overlap or not shingles:
+        shingles.update(_hashed_shingles(words) if len(words) > overlap else {hash(tuple(words))})
+    return shingles
+
+
+def _hashed_shingles(words: list[str]) -> map[int]:
+    return map(hash, zip(*(words[k:] for k in range(_SHINGLE_WORDS)), strict=False))
 
 
 def mark_duplicates(sources: list[Source]) -> list[Source]:
@@ -397,10 +430,14 @@ def mark_duplicates(sources: list[Source]) -> list[Source]:
     more: dict[int, list[int]] = {}  # shingle -> later originals holding it
     sizes: dict[int, int] = {}
     marked: list[Source] = []
+    last = len(sources) - 1
     for pos, source in enumerate(sources):
         shingles = _shingles(source)
-        unseen = shingles.difference(first)
-        seen = shingles - unseen
+        if pos == last:  # compared, never indexed: no copy of its (maybe huge) shingle set
+            unseen, seen = set(), set(filter(first.__contains__, shingles))
+        else:
+            unseen = shingles.difference(first)
+            seen = shingles - unseen
         shared = Counter(map(first.__getitem__, seen))
         shared.update(chain.from_iterable(filter(None, map(more.get, seen))))
         close = [
@@ -416,6 +453,9 @@ def mark_duplicates(sources: list[Source]) -> list[Source]:
         if best is not None:
             marked.append(source.model_copy(update={"duplicate_of": sources[best].id}))
             continue
+        if pos == last:
+            marked.append(source)
+            break
         sizes[pos] = len(shingles)
         first.update(dict.fromkeys(unseen, pos))
         for shingle in seen:

@@ -129,7 +129,7 @@ class ExtractiveEngine:
         options: BriefOptions,
     ) -> Draft:
         """Return merged, ranked, budgeted bullets for ``options.audience``."""
-        title = _pick_title(sources)
+        title = pick_title(sources)
         if not claims:
             return Draft(title=title, sections=[])
         roots = {s.id: s.duplicate_of or s.id for s in sources}
@@ -431,7 +431,8 @@ def _arrange(
     ]
 
 
-def _pick_title(sources: Sequence[Source]) -> str:
+def pick_title(sources: Sequence[Source]) -> str:
+    """Return the title of the source most like the others (independent reports first)."""
     titles = [s.title for s in sources if s.duplicate_of is None] or [s.title for s in sources]
     if not titles:
         return "Briefing"

@@ -5,7 +5,10 @@
   never the key), so a re-run after an interruption repeats no finished call, and a reply
   from one server is never served for another that happens to use the same model name.
 - ``Cassette``: a JSONL file of ``{"key", "request", "reply"}`` lines. Recording appends
-  every exchange served; replaying serves replies by key with no network.
+  every exchange served, and the failures that changed what the run sent next (a request
+  refused for its size, a timeout) as ``{"key", "request", "failure"}``; a first
+  ``{"parameters"}`` line holds the run's parameters (model, window, reply limits...).
+  Replaying serves replies and failures by key with no network.
 - ``Tracer``: numbered JSON files of every request, reply and intermediate list of a run.
 """
 
@@ -94,8 +97,9 @@ class Cassette:
         self.path = path
         self.mode = mode
         self._lock = threading.Lock()
-        self._replies: dict[str, deque[StoredReply]] = {}
-        self._last: dict[str, StoredReply] = {}
+        self._replies: dict[str, deque[StoredReply | dict[str, object]]] = {}
+        self._last: dict[str, StoredReply | dict[str, object]] = {}
+        self.parameters: dict[str, object] | None = None
         if mode == "replay":
             self._load()
         elif mode == "record":
@@ -111,8 +115,8 @@ class Cassette:
         """Return whether the cassette holds a reply for ``key``."""
         return key in self._last
 
-    def replay(self, key: str) -> StoredReply:
-        """Return the next recorded reply for ``key`` (the last one again once used up)."""
+    def replay(self, key: str) -> StoredReply | dict[str, object]:
+        """Return the next recorded reply (or failure) for ``key``; the last again once used up."""
         with self._lock:
             queue = self._replies.get(key)
             if queue:
@@ -126,9 +130,18 @@ class Cassette:
 
     def record(self, key: str, payload: Payload, reply: StoredReply) -> None:
         """Append one exchange."""
-        line = json.dumps(
-            {"key": key, "request": payload, "reply": reply.model_dump()}, ensure_ascii=False
-        )
+        self._append({"key": key, "request": payload, "reply": reply.model_dump()})
+
+    def record_failure(self, key: str, payload: Payload, failure: Mapping[str, object]) -> None:
+        """Append a failure that changed what the run sent next."""
+        self._append({"key": key, "request": payload, "failure": dict(failure)})
+
+    def write_parameters(self, parameters: Mapping[str, object]) -> None:
+        """Append the run's parameters (written first, before any exchange)."""
+        self._append({"parameters": dict(parameters)})
+
+    def _append(self, entry: Mapping[str, object]) -> None:
+        line = json.dumps(entry, ensure_ascii=False)
         try:
             with self._lock, self.path.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
@@ -145,8 +158,15 @@ class Cassette:
                 continue
             try:
                 entry = json.loads(line)
+                if "parameters" in entry:
+                    self.parameters = dict(entry["parameters"])
+                    continue
                 key = entry.get("key") or request_key(entry["request"])
-                reply = StoredReply.model_validate(entry["reply"])
+                reply: StoredReply | dict[str, object] = (
+                    dict(entry["failure"])
+                    if "failure" in entry
+                    else StoredReply.model_validate(entry["reply"])
+                )
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise ConfigError(
                     f"{self.path}:{number} is not a cassette line ({exc}); record it again"

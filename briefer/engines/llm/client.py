@@ -17,12 +17,16 @@ returns the reply parsed into a pydantic model. On the way it
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import functools
 import json
 import logging
+import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
@@ -49,10 +53,13 @@ from briefer.engines.llm.cache import (
     server_scope,
 )
 from briefer.engines.llm.io import Message, estimate_prompt_tokens, parse_reply, shorten
+from briefer.engines.llm.partial import looks_looping, parse_truncated
 from briefer.errors import (
     LLMAuthError,
+    LLMContextError,
     LLMError,
     LLMResponseError,
+    LLMTimeoutError,
     LLMTruncatedError,
     LLMUnavailableError,
 )
@@ -86,12 +93,15 @@ class LLMClient:
         self.tracer = tracer
         self.notes: list[str] = []  # what the run should tell the user (e.g. a fallback)
         self.progress: ProgressSink = NoProgress()  # told of every call that finishes
+        self.on_notice: Callable[[str], None] | None = None  # told at once: a timeout
         self._mode: StructuredMode = (
             "json_schema" if settings.structured == "auto" else settings.structured
         )
+        self._stream = settings.stream
         self._lock = threading.Lock()
         self._generic_only = False  # set once the server refuses a narrowed schema
         self._usage = Usage()
+        self._timeouts_in_a_row = 0
         self._secret = settings.api_key.get_secret_value() if settings.api_key else ""
         # Every value that must never be shown: the key and the base URL's credentials.
         self._secrets = [self._secret, *url_secrets(settings.base_url or "")]
@@ -128,6 +138,30 @@ class LLMClient:
             self._client.close()
         remove_log_redaction(self._log_redaction)
 
+    def use_settings(self, settings: Settings) -> None:
+        """Send later requests under ``settings`` (the engine's, once it learnt the limits).
+
+        A structured-output mode the server already rejected stays given up.
+        """
+        if settings.structured != self.settings.structured:
+            self._mode = "json_schema" if settings.structured == "auto" else settings.structured
+        self.settings = settings
+
+    @property
+    def replay_parameters(self) -> dict[str, object] | None:
+        """Return the run parameters stored in the cassette being replayed, if any."""
+        return self._replay.parameters if self._replay is not None else None
+
+    @property
+    def structured_mode(self) -> StructuredMode:
+        """Return the structured-output mode requests are sent with now."""
+        return self._mode
+
+    def record_parameters(self, parameters: dict[str, object]) -> None:
+        """Write the run's parameters at the head of the cassette being recorded."""
+        if self._record is not None:
+            self._record.write_parameters(parameters)
+
     def usage(self) -> Usage:
         """Return calls, cache hits and tokens spent so far."""
         with self._lock:
@@ -141,6 +175,7 @@ class LLMClient:
         label: str,
         schema: dict[str, Any] | None = None,
         reask_if: Callable[[Output], str | None] | None = None,
+        max_tokens: int | None = None,
     ) -> Output:
         """Return the model's reply to ``messages`` parsed as ``output``.
 
@@ -148,13 +183,21 @@ class LLMClient:
         schema narrowed to this request, ``engines.llm.schemas``). ``reask_if`` judges a
         reply that parsed: a message it returns is sent back as the one re-ask's instruction
         (e.g. a reply that copied the prompt's placeholders), and the second reply is kept.
+        ``max_tokens`` bounds the reply (default: the ``max_output_tokens`` setting). A reply
+        cut off at that bound keeps its complete elements (claims, bullets) when the output
+        model accepts them, with a note.
 
         Raises:
-            LLMTruncatedError: the reply was cut off at the output limit.
+            LLMTruncatedError: the reply was cut off with nothing usable in it.
+            LLMContextError: the server refused the request as larger than its context.
+            LLMTimeoutError: no first token, a stalled reply or the time limit, twice.
             LLMResponseError: the reply was still invalid (or a refusal) after one re-ask.
             LLMAuthError, LLMUnavailableError, LLMError: the call itself failed.
         """
-        reply = self._exchange(messages, output, label, schema)
+        limit = max_tokens if max_tokens is not None else self.settings.max_output_tokens
+        reply = self._exchange(messages, output, label, limit, schema)
+        if reply.finish_reason == "length":
+            return self._salvage(reply, output, label, limit)
         try:
             parsed = parse_reply(reply, output)
         except ValueError as problem:
@@ -173,7 +216,9 @@ class LLMClient:
             {"role": "assistant", "content": reply.content or ""},
             {"role": "user", "content": instruction},
         ]
-        reply = self._exchange(again, output, f"{label} re-ask", schema)
+        reply = self._exchange(again, output, f"{label} re-ask", limit, schema)
+        if reply.finish_reason == "length":
+            return self._salvage(reply, output, f"{label} re-ask", limit)
         try:
             return parse_reply(reply, output)
         except ValueError as problem:
@@ -182,11 +227,32 @@ class LLMClient:
                 f"({shorten(str(problem))}): try another --model or --structured setting"
             ) from None
 
+    def _salvage(
+        self, reply: StoredReply, output: type[Output], label: str, limit: int | None
+    ) -> Output:
+        """Return what a cut-off reply still holds, or raise ``LLMTruncatedError``."""
+        content = reply.content or ""
+        kept = parse_truncated(content, output)
+        bound = f"its limit of {limit} tokens" if limit else "its output limit"
+        if kept is not None and _holds_items(kept):
+            with self._lock:
+                self.notes.append(
+                    f"{label}: the reply was cut off at {bound}; kept what was complete"
+                )
+            return kept
+        looping = looks_looping(content)
+        why = " (it was repeating itself)" if looping else ""
+        raise LLMTruncatedError(
+            f"the model's reply to {label} was cut off at {bound}{why}", looping=looping
+        )
+
     def _payload(
         self,
         messages: Sequence[Message],
         output: type[BaseModel],
         mode: StructuredMode,
+        max_tokens: int | None,
+        changes: Mapping[str, object],
         narrowed: dict[str, Any] | None = None,
     ) -> dict[str, object]:
         # The narrowed schema is enforced by the server only; a model reading the schema in
@@ -201,10 +267,12 @@ class LLMClient:
             else:
                 sent.insert(0, {"role": "system", "content": note})
         body: dict[str, object] = {"model": self.settings.model, "messages": sent}
-        if not self.settings.model_info.fixed_temperature:
+        fixed_temperature = self.settings.model_info.fixed_temperature
+        if not fixed_temperature:
             body["temperature"] = self.settings.temperature
-        if self.settings.max_output_tokens is not None:
-            body["max_tokens"] = self.settings.max_output_tokens
+        if max_tokens is not None:
+            # Reasoning models take only the newer name; every local server knows max_tokens.
+            body["max_completion_tokens" if fixed_temperature else "max_tokens"] = max_tokens
         if mode == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
@@ -212,6 +280,7 @@ class LLMClient:
             }
         elif mode == "json_object":
             body["response_format"] = {"type": "json_object"}
+        body.update(changes)
         return body
 
     def _exchange(
@@ -219,47 +288,87 @@ class LLMClient:
         messages: Sequence[Message],
         output: type[BaseModel],
         label: str,
+        max_tokens: int | None,
         schema: dict[str, Any] | None = None,
     ) -> StoredReply:
+        changes: dict[str, object] = {}
         while True:
             mode = self._mode
             if self._generic_only:
                 schema = None
-            payload = self._payload(messages, output, mode, schema)
+            payload = self._payload(messages, output, mode, max_tokens, changes, schema)
             key = request_key(payload)
             try:
-                reply, source = self._serve(key, payload, messages, output, label, schema)
+                reply, source = self._serve(
+                    key,
+                    payload,
+                    label,
+                    functools.partial(
+                        self._payload, messages, output, max_tokens=max_tokens, changes=changes
+                    ),
+                    schema,
+                )
                 break
             except openai.BadRequestError as exc:
+                if _is_context_error(exc):
+                    self._record_failure(key, payload, {"context": _error_fields(exc)})
+                    raise _context_error(exc, payload, label) from None
                 if schema is not None and mode == "json_schema" and self._drop_narrowing(exc):
                     continue  # the same mode with the generic schema first
                 if not self._fall_back(mode, exc):
                     raise _translate(exc, self.settings, 1, self._secrets) from exc
+            except _TimedOut as timed_out:
+                self._record_failure(key, payload, {"timeout": timed_out.kind})
+                if changes:
+                    raise self._timeout_error(timed_out, label) from None
+                # Resent changed, never as it was: a shorter reply and a repetition penalty.
+                changes = _after_timeout(payload, max_tokens)
+                notice = (
+                    f"{label}: {timed_out.describe()}; asked again for a shorter reply "
+                    "with a repetition penalty"
+                )
+                with self._lock:
+                    self.notes.append(notice)
+                if self.on_notice is not None:
+                    self.on_notice(notice)
         self.progress.call_done(label, self._account(reply, source, payload))
         if self._record is not None:
             self._record.record(key, payload, reply)
         if self.tracer is not None:
             self.tracer.write(f"{label} reply", {"key": key, "source": source, "reply": reply})
-        if reply.finish_reason == "length":
-            raise LLMTruncatedError(
-                f"the model's reply to {label} was cut off at its output limit: "
-                "use smaller chunks (--context-window) or a model with a larger output"
-            )
         return reply
+
+    def _timeout_error(self, timed_out: _TimedOut, label: str) -> LLMTimeoutError:
+        return LLMTimeoutError(
+            f"the model server {timed_out.describe()} for {label}, twice (the second time asked "
+            "for a shorter reply): raise the limits (BRIEFER_FIRST_TOKEN_TIMEOUT, "
+            "BRIEFER_STALL_TIMEOUT, BRIEFER_TIMEOUT) or use a faster model"
+        )
+
+    def _record_failure(
+        self, key: str, payload: dict[str, object], failure: dict[str, object]
+    ) -> None:
+        # A replay must meet the same failures to send the same requests after them.
+        if self._record is not None:
+            self._record.record_failure(key, payload, failure)
+        if self.tracer is not None:
+            self.tracer.write("failure", {"key": key, "failure": failure})
 
     def _serve(
         self,
         key: str,
         payload: dict[str, object],
-        messages: Sequence[Message],
-        output: type[BaseModel],
         label: str,
+        build: Callable[..., dict[str, object]],
         schema: dict[str, Any] | None,
     ) -> tuple[StoredReply, str]:
         if self.tracer is not None:
             self.tracer.write(f"{label} request", {"key": key, "request": payload})
         if self._replay is not None:
-            return self._replay.replay(self._replay_key(key, messages, output, schema)), "replay"
+            served = self._replay.replay(self._replay_key(key, build, schema))
+            if isinstance(served, StoredReply):
+                return served, "replay"
+            raise _replayed_failure(served, payload, label)
         if self._cache is not None:
             cached = self._cache.get(key)
             if cached is not None:
@@ -280,23 +389,29 @@ class LLMClient:
     def _replay_key(
         self,
         key: str,
-        messages: Sequence[Message],
-        output: type[BaseModel],
+        build: Callable[..., dict[str, object]],
         schema: dict[str, Any] | None,
     ) -> str:
-        # The recording run may have fallen back to a weaker mode after a 400 it did not record.
+        """Return the key under which the cassette holds this request's reply.
+
+        The recording run may have fallen back to a weaker mode after a 400 it did not
+        record, or sent the generic schema after its server refused a narrowed one; a
+        cassette recorded before replies were bounded holds no ``max_tokens``.
+        ``build(mode, narrowed=...)`` returns the request in that mode with that schema.
+        """
         assert self._replay is not None
-        # ... or sent the generic schema after its server refused a narrowed one.
+        modes: list[StructuredMode] = [self._mode]
+        while self.settings.structured == "auto" and modes[-1] in _FALLBACK:
+            modes.append(_FALLBACK[modes[-1]])
         schemas = [schema, None] if schema is not None else [None]
-        mode: StructuredMode | None = self._mode
-        while mode is not None:
+        for mode in modes:
             for chosen in schemas:
-                candidate = request_key(self._payload(messages, output, mode, chosen))
-                if self._replay.has(candidate):
-                    return candidate
-            if self.settings.structured != "auto":
-                break
-            mode = _FALLBACK.get(mode)
+                payload = build(mode, narrowed=chosen)
+                unbounded = {k: v for k, v in payload.items() if k not in _LIMIT_NAMES}
+                for candidate in (payload, unbounded):
+                    candidate_key = request_key(candidate)
+                    if self._replay.has(candidate_key):
+                        return candidate_key
         return key
 
     def _drop_narrowing(self, exc: openai.BadRequestError) -> bool:
@@ -330,11 +445,22 @@ class LLMClient:
         assert self._client is not None
         client = self._client
         attempts = 0
+        with self._lock:
+            if self._timeouts_in_a_row >= _TIMEOUTS_BEFORE_GIVING_UP:
+                raise LLMUnavailableError(
+                    f"the model server stopped answering ({self._timeouts_in_a_row} calls in a "
+                    "row timed out): check it, or raise BRIEFER_FIRST_TOKEN_TIMEOUT"
+                )
 
-        def create() -> Any:
+        def create() -> StoredReply:
             nonlocal attempts
             attempts += 1
-            return client.chat.completions.create(**cast(Any, payload))
+            if self._stream:
+                return self._streamed(client, payload)
+            try:
+                return _to_stored(client.chat.completions.create(**cast(Any, payload)))
+            except openai.APITimeoutError:
+                raise _TimedOut("total", self.settings.timeout) from None
 
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
@@ -344,12 +470,85 @@ class LLMClient:
             reraise=True,
         )
         try:
-            completion = retrying(create)
+            reply = retrying(create)
+        except _TimedOut:
+            with self._lock:
+                self._timeouts_in_a_row += 1
+            raise
         except openai.BadRequestError:
             raise  # the caller may fall back to a weaker structured-output mode
         except openai.OpenAIError as exc:
             raise _translate(exc, self.settings, attempts, self._secrets) from exc
-        return _to_stored(completion)
+        with self._lock:
+            self._timeouts_in_a_row = 0
+        return reply
+
+    def _streamed(self, client: openai.OpenAI, payload: dict[str, object]) -> StoredReply:
+        """Return the reply streamed token by token, watched for a first token and stalls.
+
+        A server that sends nothing for ``first_token_timeout`` seconds, stops sending for
+        ``stall_timeout`` seconds mid-reply, or runs past ``timeout`` in all, is cut off.
+        """
+        settings = self.settings
+        first = min(settings.first_token_timeout, settings.timeout)
+        watch = _Watch(first, settings.stall_timeout, settings.timeout)
+        try:
+            # Until the headers come, the read timeout is the first-token limit: llama.cpp
+            # sends them with the first token.
+            stream = client.chat.completions.create(
+                **cast(Any, payload),
+                stream=True,
+                stream_options={"include_usage": True},
+                timeout=first,
+            )
+        except openai.APITimeoutError:
+            raise _TimedOut("first token", first) from None
+        except openai.BadRequestError as exc:
+            if self._stream and "stream" in str(getattr(exc, "message", "")).lower():
+                self._stream = False  # the server does not stream: ask whole replies
+                self.notes.append("the server rejected streamed replies; asking whole replies")
+                return _to_stored(client.chat.completions.create(**cast(Any, payload)))
+            raise
+        pieces: list[str] = []
+        refusals: list[str] = []
+        finish: str | None = None
+        usage: Any = None
+        chunks = 0
+        watch.start(stream)
+        try:
+            for chunk in stream:
+                chunks += 1
+                usage = getattr(chunk, "usage", None) or usage
+                for choice in getattr(chunk, "choices", None) or []:
+                    delta = choice.delta
+                    if delta is not None and delta.content:
+                        pieces.append(delta.content)
+                        watch.token()
+                    if delta is not None and getattr(delta, "refusal", None):
+                        refusals.append(delta.refusal)
+                    finish = choice.finish_reason or finish
+        except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
+            if watch.fired is not None:
+                raise _TimedOut(*watch.fired) from None
+            if isinstance(exc, openai.APITimeoutError):  # a read waited past ``first``
+                raise _TimedOut("stall", first) from None
+            raise
+        finally:
+            watch.stop()
+            stream.close()
+        if watch.fired is not None:
+            raise _TimedOut(*watch.fired)
+        if chunks == 0:  # not an event stream: this server answers whole replies only
+            self._stream = False
+            self.notes.append("the server did not stream its reply; asking whole replies")
+            return _to_stored(client.chat.completions.create(**cast(Any, payload)))
+        return StoredReply(
+            content="".join(pieces) if pieces or not refusals else None,
+            finish_reason=finish or "stop",
+            refusal="".join(refusals) or None,
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+        )
 
     def _account(self, reply: StoredReply, source: str, payload: dict[str, object]) -> int:
         """Add ``reply`` to the run's usage; return the tokens it cost (0 from the cache)."""
@@ -372,6 +571,103 @@ class LLMClient:
                 }
             )
             return prompt + completion
+
+
+_TIMEOUTS_BEFORE_GIVING_UP = 3  # calls in a row that timed out: the server is gone
+_LIMIT_NAMES = ("max_tokens", "max_completion_tokens")
+# Sent with a request resent after a timeout: a looping model at temperature 0 loops again
+# unless repeating itself costs it something.
+FREQUENCY_PENALTY = 0.5
+PRESENCE_PENALTY = 0.3
+
+
+class _TimedOut(Exception):
+    """A call cut off by one of its time limits (internal: becomes LLMTimeoutError)."""
+
+    def __init__(self, kind: str, seconds: float) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.seconds = seconds
+
+    def describe(self) -> str:
+        if self.kind == "first token":
+            return f"sent no first token within {self.seconds:g} s"
+        if self.kind == "stall":
+            return f"stopped sending for {self.seconds:g} s mid-reply"
+        return f"did not finish the reply within {self.seconds:g} s"
+
+
+class _Watch:
+    """Cuts a streamed reply off when its first token, next token or end is overdue."""
+
+    def __init__(self, first: float, stall: float, total: float) -> None:
+        self.first, self.stall, self.total = first, stall, total
+        self.fired: tuple[str, float] | None = None
+        self._started = self._last = time.monotonic()
+        self._tokens = False
+        self._done = threading.Event()
+        self._stream: Any = None
+
+    def start(self, stream: Any) -> None:
+        self._stream = stream
+        threading.Thread(target=self._run, daemon=True, name="briefer-stream-watch").start()
+
+    def token(self) -> None:
+        self._last = time.monotonic()
+        self._tokens = True
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _deadline(self) -> tuple[float, str, float]:
+        end = self._started + self.total
+        if self._tokens:
+            gap = (self._last + self.stall, "stall", self.stall)
+        else:
+            gap = (self._started + self.first, "first token", self.first)
+        return min(gap, (end, "total", self.total))
+
+    def _run(self) -> None:
+        while True:
+            when, kind, seconds = self._deadline()
+            if self._done.wait(max(0.0, when - time.monotonic())):
+                return
+            when, kind, seconds = self._deadline()
+            if time.monotonic() >= when:
+                self.fired = (kind, seconds)
+                _abort(self._stream)
+                return
+
+
+def _abort(stream: Any) -> None:
+    """Break a blocked read of ``stream`` (closing alone does not wake it on every system)."""
+    response = getattr(stream, "response", None)
+    network = getattr(response, "extensions", {}).get("network_stream")
+    sock = network.get_extra_info("socket") if network is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    if response is not None:
+        with contextlib.suppress(Exception):
+            response.close()
+
+
+def _after_timeout(payload: Mapping[str, object], max_tokens: int | None) -> dict[str, object]:
+    """Return what a request resent after a timeout changes: a shorter reply, a penalty."""
+    changes: dict[str, object] = {
+        "frequency_penalty": FREQUENCY_PENALTY,
+        "presence_penalty": PRESENCE_PENALTY,
+    }
+    name = "max_completion_tokens" if "max_completion_tokens" in payload else "max_tokens"
+    if max_tokens is not None:
+        changes[name] = max(16, max_tokens // 2)
+    return changes
+
+
+def _holds_items(output: BaseModel) -> bool:
+    """Return whether a salvaged reply holds any element worth keeping (claims, bullets)."""
+    lists = [v for v in output.__dict__.values() if isinstance(v, list)]
+    return any(lists)
 
 
 @lru_cache(maxsize=32)
@@ -467,7 +763,7 @@ def _translate(
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return LLMAuthError(f"authentication failed: check {settings.api_key_env}")
     if isinstance(exc, openai.APITimeoutError):
-        return LLMUnavailableError(
+        return LLMTimeoutError(
             f"the model server did not answer within {settings.timeout:g} s ({tries}): "
             "try again later or raise the timeout (BRIEFER_TIMEOUT)"
         )
@@ -510,6 +806,81 @@ def _error_code(exc: openai.APIStatusError) -> str | None:
     return code if isinstance(code, str) else None
 
 
+# How servers word a request too large for the context window, and where they put the numbers.
+_CONTEXT_WORDS = ("context_length", "context length", "maximum context", "context size")
+_WINDOW_PATTERNS = (
+    re.compile(r"available context size \((\d+) tokens\)"),  # llama.cpp
+    re.compile(r"max context size \((\d+) tokens\)"),  # llama.cpp, a batch it cannot split
+    re.compile(r"maximum context length is (\d+)"),  # OpenAI, vLLM
+)
+_PROMPT_PATTERNS = (
+    re.compile(r"(?:request|input) \((\d+) tokens\)"),  # llama.cpp
+    re.compile(r"messages resulted in (\d+) tokens"),  # OpenAI
+    re.compile(r"\((\d+) in the messages"),  # vLLM (older)
+    re.compile(r"request has (\d+) input tokens"),  # vLLM (newer)
+)
+
+
+def _error_fields(exc: openai.APIStatusError) -> dict[str, object]:
+    """Return the error body's fields a replay needs: type, message and llama.cpp's numbers."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    fields = {k: body[k] for k in ("type", "code", "n_ctx", "n_prompt_tokens") if k in body}
+    fields["message"] = str(getattr(exc, "message", "") or body.get("message", ""))
+    return fields
+
+
 def _is_context_error(exc: openai.APIStatusError) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    if body.get("type") == "exceed_context_size_error":  # llama.cpp
+        return True
     text = f"{_error_code(exc) or ''} {getattr(exc, 'message', '')}".lower()
-    return "context_length" in text or "context length" in text or "maximum context" in text
+    return any(words in text for words in _CONTEXT_WORDS)
+
+
+def context_error(
+    fields: Mapping[str, object], payload: Mapping[str, object], label: str
+) -> LLMContextError:
+    """Return the ``LLMContextError`` an overflow error body (its ``fields``) stands for."""
+    message = str(fields.get("message", ""))
+    window = _first_number(fields.get("n_ctx"), message, _WINDOW_PATTERNS)
+    prompt = _first_number(fields.get("n_prompt_tokens"), message, _PROMPT_PATTERNS)
+    ours = estimate_prompt_tokens(cast(list[Message], payload.get("messages", [])))
+    stated = f"{window} tokens" if window else "a size it did not state"
+    return LLMContextError(
+        f"the server refused {label} as larger than its context window ({stated}): set "
+        "--context-window to the server's real limit",
+        window=window,
+        server_tokens=prompt,
+        our_tokens=ours,
+    )
+
+
+def _context_error(
+    exc: openai.APIStatusError, payload: Mapping[str, object], label: str
+) -> LLMContextError:
+    return context_error(_error_fields(exc), payload, label)
+
+
+def _first_number(field: object, message: str, patterns: Sequence[re.Pattern[str]]) -> int | None:
+    if isinstance(field, int) and not isinstance(field, bool) and field > 0:
+        return field
+    for pattern in patterns:
+        found = pattern.search(message)
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def _replayed_failure(
+    failure: Mapping[str, object], payload: Mapping[str, object], label: str
+) -> Exception:
+    """Return the failure a cassette recorded for a request, to raise again on replay."""
+    context = failure.get("context")
+    if isinstance(context, dict):
+        return context_error(context, payload, label)
+    kind = str(failure.get("timeout", "total"))
+    return _TimedOut(kind, 0.0)
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "******") if secret else text

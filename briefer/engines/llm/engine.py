@@ -10,18 +10,26 @@ map budget, which follows the model's context window, and run concurrently (boun
 ``concurrency``). A map reply cut off at the output limit is retried once as two smaller
 calls; a reply still unusable after the client's one re-ask skips that part with a recorded
 note. The engine never judges evidence itself: the pipeline validates every claim and bullet.
+
+Limits are learnt, not guessed: a local server is asked its context window and slots before
+the first call (``engines.llm.limits``), and a request it still refuses for its size re-plans
+the run with the window its error states. Every call's reply is bounded (``max_tokens``)
+by the budget its step was planned with. A reduce that cannot complete falls back to the
+offline extractive reduce over the validated claims, so a run with validated claims always
+ends with a briefing.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
 from typing import TypeVar
 
-from briefer.config import Settings, budgets_for, estimate_cost
+from briefer.config import Budgets, Settings, budgets_for, estimate_cost, window_origin
 from briefer.engines.llm.cache import Tracer
 from briefer.engines.llm.client import LLMClient
 from briefer.engines.llm.echo import TemplateEcho
@@ -39,6 +47,7 @@ from briefer.engines.llm.io import (
     render_passages,
     split_group,
 )
+from briefer.engines.llm.limits import learn_limits
 from briefer.engines.llm.planning import (
     TEMPLATES,
     RunPlan,
@@ -51,16 +60,27 @@ from briefer.engines.llm.planning import (
 from briefer.engines.llm.prompts import render_prompt
 from briefer.engines.llm.reduce import FailFast, Reducer, run_parallel, to_draft
 from briefer.engines.llm.schemas import citing_schema, recorded_narrowing
-from briefer.errors import LLMResponseError, LLMTruncatedError
+from briefer.errors import (
+    ConfigError,
+    LLMAuthError,
+    LLMContextError,
+    LLMError,
+    LLMResponseError,
+    LLMTimeoutError,
+    LLMTruncatedError,
+    LLMUnavailableError,
+)
 from briefer.models import (
     BriefOptions,
     Chunk,
     Citation,
     Claim,
     Draft,
+    ModelRun,
     Passage,
     PromptRef,
     RejectedClaim,
+    ServerLimits,
     Source,
     Usage,
 )
@@ -70,6 +90,20 @@ ENGINE_NAME = "llm"
 __all__ = ["ENGINE_NAME", "LLMEngine", "RunPlan", "plan_run"]
 _MAX_SPLITS = 2  # a cut-off map reply is retried as halves, and those halves once more
 CitingOutput = TypeVar("CitingOutput", MapOutput, RepairOutput, BriefOutput)
+_MAX_REPLANS = 4  # windows re-planned after refusals, before a refusal is final
+_SHRINK_WITHOUT_NUMBERS = 0.75  # window kept after a refusal that states no usable size
+# Parameters a replay must share with its recording, stored at the head of a cassette.
+REPLAY_FIELDS = (
+    "model",
+    "temperature",
+    "context_window",
+    "max_output_tokens",
+    "structured",
+    "single_call",
+    "repair_rounds",
+    "prompt_versions",
+    "concurrency",
+)
 
 
 @dataclass(frozen=True)
@@ -86,23 +120,63 @@ class LLMEngine:
     name = ENGINE_NAME
 
     def __init__(self, settings: Settings, *, client: LLMClient | None = None) -> None:
+        self.tracer = Tracer(settings.trace_dir) if settings.trace_dir else None
+        self.client = client or LLMClient(settings, tracer=self.tracer)
+        self.notes: list[str] = []  # skipped parts and fallbacks, for the user
+        self.progress: ProgressSink = NoProgress()
+        self.server_limits: ServerLimits | None = None
+        settings = self._replayed(settings)
         if settings.replay_path is not None and settings.citation_schema == "auto":
             recorded = recorded_narrowing(settings.replay_path)
             if recorded is not None:  # replay the schemas the recording's server was sent
                 settings = settings.model_copy(update={"citation_schema": recorded})
+        settings, self.server_limits, learnt = learn_limits(settings)
+        if learnt:
+            self.notes.append(learnt)
         self.settings = settings
+        self.client.use_settings(settings)
         self.model: str | None = settings.model
         self.repair_rounds = settings.repair_rounds  # how often the pipeline may ask for repairs
-        self.tracer = Tracer(settings.trace_dir) if settings.trace_dir else None
         self.templates = load_templates(settings)
         self.prompt_overhead = prompt_overhead_of(self.templates)
         self.budgets = budgets_for(settings, self.prompt_overhead)
-        self.client = client or LLMClient(settings, tracer=self.tracer)
-        self.notes: list[str] = []  # skipped parts and fallbacks, for the user
-        self.progress: ProgressSink = NoProgress()
+        self.planned_window = self.budgets.context_window
+        self.reduced_by = "model"
+        self.replanned: list[int] = []
+        self._reply_tokens: dict[str, int] = {}
+        self._plan_lock = threading.Lock()
+        self._server_gone: LLMUnavailableError | None = None
         self._used: set[str] = set()
         self._draft: Draft | None = None
         self._repairs: dict[str, int] = {}
+        self._whole: dict[str, tuple[str, str]] = {}  # chunk id -> its first and last passage
+        self.client.record_parameters(
+            {name: _jsonable(getattr(settings, name)) for name in REPLAY_FIELDS}
+        )
+
+    @property
+    def on_notice(self) -> Callable[[str], None] | None:
+        """Return who is told at once (a re-plan, a timeout), not only at the end of the run."""
+        return self.client.on_notice
+
+    @on_notice.setter
+    def on_notice(self, tell: Callable[[str], None] | None) -> None:
+        self.client.on_notice = tell
+
+    def _replayed(self, settings: Settings) -> Settings:
+        """Return ``settings`` with the parameters the cassette being replayed was made with."""
+        recorded = self.client.replay_parameters
+        if not recorded:
+            return settings
+        values = {k: v for k, v in recorded.items() if k in REPLAY_FIELDS}
+        origins = {**settings.origins, **dict.fromkeys(values, "cassette")}
+        try:
+            return Settings.model_validate({**settings.model_dump(), **values, "origins": origins})
+        except ValueError as exc:
+            raise ConfigError(
+                f"the cassette {settings.replay_path} holds parameters briefer cannot use "
+                f"({exc.__class__.__name__}): record it again"
+            ) from None
 
     def __enter__(self) -> LLMEngine:
         return self
@@ -122,6 +196,7 @@ class LLMEngine:
     def map_chunks(self, chunks: Sequence[Chunk], options: BriefOptions) -> list[Claim]:
         """Return the claims of ``chunks``, in one grounded call when every chunk fits one."""
         self._draft = None
+        self._whole.update((c.id, (c.passages[0].id, c.passages[-1].id)) for c in chunks)
         budgets = budgets_for(self.settings, self.prompt_overhead, options.max_words)
         one_call = self.settings.single_call and fits_one_call(
             chunks, self.templates["brief"], budgets
@@ -151,7 +226,7 @@ class LLMEngine:
         caller can validate them while later calls still wait on the model. Claim ids and
         requests are the same as ``map_chunks`` makes for the same chunks.
         """
-        stream = iter(chunks)
+        stream = (self._note_whole(chunk) for chunk in chunks)
         pulled: list[Chunk] = []
         if self.settings.single_call:
             # Pull until the chunks cannot fit one grounded call; if they run out first,
@@ -204,6 +279,10 @@ class LLMEngine:
             raise self._nothing_usable()
         self._trace("claims map", mapped)
 
+    def _note_whole(self, chunk: Chunk) -> Chunk:
+        self._whole[chunk.id] = (chunk.passages[0].id, chunk.passages[-1].id)
+        return chunk
+
     def repair_claims(
         self, rejected: Sequence[RejectedClaim], chunks: dict[str, Chunk], options: BriefOptions
     ) -> list[Claim]:
@@ -246,7 +325,12 @@ class LLMEngine:
         passages: dict[str, Passage],
         options: BriefOptions,
     ) -> Draft:
-        """Return the draft: merged, ranked bullets (the pipeline fits the word budget)."""
+        """Return the draft: merged, ranked bullets (the pipeline fits the word budget).
+
+        A reduce the model cannot complete (refused even after re-planning, cut off, timed
+        out, unusable) falls back to the offline extractive reduce over the same validated
+        claims, with a note; the briefing's provenance says so.
+        """
         self._trace("claims accepted", claims)
         if self._draft is not None:  # the one grounded call already wrote it
             return self._draft
@@ -254,15 +338,46 @@ class LLMEngine:
             title = sources[0].title if sources else "Briefing"
             return Draft(title=" ".join(title.split()) or "Briefing", sections=[])
         self._used.add("reduce")
-        reducer = Reducer(
-            self.client,
-            self.templates["reduce"],
-            self.budgets.reduce_tokens,
-            self.settings.concurrency,
-            self.notes,
-            self.tracer,
+        failure: LLMError | None = self._server_gone
+        while failure is None:
+            budgets = self.budgets
+            self._reply_tokens["reduce"] = budgets.output_tokens
+            reducer = Reducer(
+                self.client,
+                self.templates["reduce"],
+                budgets.reduce_tokens,
+                self.settings.concurrency,
+                self.notes,
+                self.tracer,
+                max_tokens=budgets.output_tokens,
+            )
+            try:
+                return reducer.reduce(claims, sources, options)
+            except LLMContextError as exc:
+                if not self._replan(exc, "reduce", budgets):
+                    failure = exc
+            except LLMError as exc:
+                failure = exc
+        return self._extractive_reduce(claims, sources, passages, options, failure)
+
+    def _extractive_reduce(
+        self,
+        claims: Sequence[Claim],
+        sources: Sequence[Source],
+        passages: dict[str, Passage],
+        options: BriefOptions,
+        failure: LLMError,
+    ) -> Draft:
+        from briefer.engines.extractive.engine import ExtractiveEngine
+
+        self.reduced_by = "extractive fallback"
+        self.notes.append(
+            f"reduce: the model could not complete it ({failure}); the briefing was merged by "
+            f"the offline extractive reduce over the {len(claims)} validated claims"
         )
-        return reducer.reduce(claims, sources, options)
+        draft = ExtractiveEngine().reduce_claims(claims, sources, passages, options)
+        self._trace("draft extractive fallback", draft)
+        return draft
 
     def prompt_refs(self) -> list[PromptRef]:
         """Return the templates this engine rendered so far."""
@@ -281,11 +396,80 @@ class LLMEngine:
         return estimate_cost(self.settings, usage.prompt_tokens, usage.completion_tokens)
 
     def all_notes(self) -> list[str]:
-        """Return everything the run should tell the user: skipped parts and fallbacks."""
-        return [*self.client.notes, *self.notes]
+        """Return everything the run should tell the user, each once: skips and fallbacks."""
+        return list(dict.fromkeys([*self.client.notes, *self.notes]))
+
+    def model_run(self) -> ModelRun:
+        """Return how the model was called: the parameters a replay needs, what was learnt."""
+        settings = self.settings
+        fixed = settings.model_info.fixed_temperature
+        return ModelRun(
+            temperature=None if fixed else settings.temperature,
+            structured=settings.structured,
+            structured_used=self.client.structured_mode,
+            context_window=self.planned_window,
+            context_window_origin=self._window_origin,
+            max_output_tokens=settings.max_output_tokens,
+            reply_tokens=dict(sorted(self._reply_tokens.items())),
+            concurrency=settings.concurrency,
+            single_call=settings.single_call,
+            repair_rounds=settings.repair_rounds,
+            server=self.server_limits,
+            replanned_windows=list(self.replanned),
+            reduce=self.reduced_by,
+            notes=self.all_notes(),
+        )
+
+    def _replan(self, error: LLMContextError, label: str, planned: Budgets) -> bool:
+        """Shrink the window to what the server's refusal says; return whether to try again.
+
+        ``planned`` are the budgets the refused request was made with: if the run was
+        re-planned since (another call was refused first), it is simply tried again.
+        """
+        with self._plan_lock:
+            current = self.budgets
+            if current.context_window < planned.context_window:
+                return True
+            window = error.window or int(current.context_window * _SHRINK_WITHOUT_NUMBERS)
+            counts = (error.server_tokens or 0, error.our_tokens)
+            if error.window and counts[1] and counts[0] > counts[1]:
+                # The server's tokens are smaller than briefer's: plan in briefer's.
+                window = int(error.window * counts[1] / counts[0])
+            if window >= current.context_window:
+                window = int(current.context_window * _SHRINK_WITHOUT_NUMBERS)
+            if len(self.replanned) >= _MAX_REPLANS:
+                return False
+            settings = self.settings.model_copy(update={"context_window": window})
+            try:
+                budgets = budgets_for(settings, self.prompt_overhead)
+            except ConfigError:
+                return False
+            self.settings, self.budgets = settings, budgets
+            self.client.use_settings(settings)
+            self.replanned.append(window)
+            stated = f"{error.window} tokens" if error.window else "a size it did not state"
+            counted = (
+                f"; it counted {error.server_tokens} tokens where briefer counts {error.our_tokens}"
+                if error.server_tokens and error.our_tokens
+                else ""
+            )
+            notice = (
+                f"{label}: the server refused it as larger than its context window ({stated}"
+                f"{counted}); re-planned for a window of {window} tokens (map calls of "
+                f"{budgets.map_tokens} tokens, replies of {budgets.output_tokens})"
+            )
+            self.notes.append(notice)
+            if self.on_notice is not None:
+                self.on_notice(notice)
+            return True
+
+    @property
+    def _window_origin(self) -> str:
+        return window_origin(self.settings) if not self.replanned else "re-planned from errors"
 
     def _brief_in_one_call(self, chunks: list[Chunk], options: BriefOptions) -> list[Claim] | None:
         self._used.add("brief")
+        budgets = self.budgets
         self.progress.expect("brief", 1)
         variables: dict[str, object] = {
             "audience": options.audience,
@@ -293,8 +477,15 @@ class LLMEngine:
             "max_words": options.max_words,
             "passages": render_passages(chunks),
         }
+        self._reply_tokens["brief"] = budgets.brief_tokens
         try:
-            output = self._complete("brief", variables, chunks, BriefOutput, "brief")
+            output = self._complete(
+                "brief", variables, chunks, BriefOutput, "brief", budgets.brief_tokens
+            )
+        except LLMContextError as exc:
+            if not self._replan(exc, "brief", budgets):
+                raise
+            return None  # mapped in parts, at the new window
         except (LLMTruncatedError, LLMResponseError) as exc:
             self.notes.append(f"one-call briefing failed ({exc}); mapping the sources in parts")
             return None
@@ -311,7 +502,9 @@ class LLMEngine:
         self._trace("draft brief", self._draft)
         return claims
 
-    def _nothing_usable(self) -> LLMResponseError:
+    def _nothing_usable(self) -> LLMError:
+        if self._server_gone is not None:
+            return self._server_gone
         return LLMResponseError(
             "the model returned no usable claims for any part of the sources "
             f"({self.notes[-1] if self.notes else 'no reason recorded'})"
@@ -319,47 +512,87 @@ class LLMEngine:
 
     def _map_group(self, group: list[Chunk], options: BriefOptions, depth: int) -> _Found:
         self._used.add("map")
-        label = f"map {group[0].id}" + (f"..{group[-1].id}" if len(group) > 1 else "")
+        budgets = self.budgets
+        label = _map_label(group, self._whole)
+        if self._server_gone is not None:
+            self.notes.append(f"{label}: skipped, the model server stopped answering")
+            return _Found(claims=[], failed=True)
+        if sum(c.n_tokens for c in group) > budgets.map_tokens:  # re-planned since it was packed
+            parts = pack_chunks(group, budgets.map_tokens)
+            if len(parts) > 1:
+                return _merge([self._map_group(part, options, depth) for part in parts])
         variables: dict[str, object] = {
             "audience": options.audience,
             "passages": render_passages(group),
         }
+        self._reply_tokens["map"] = budgets.output_tokens
         try:
-            output = self._complete("map", variables, group, MapOutput, label)
-        except LLMTruncatedError:
+            output = self._complete(
+                "map", variables, group, MapOutput, label, budgets.output_tokens
+            )
+        except LLMContextError as exc:
+            if self._replan(exc, label, budgets):
+                return self._map_group(group, options, depth)
+            self.notes.append(f"{label}: skipped ({exc})")
+            return _Found(claims=[], failed=True)
+        except LLMTruncatedError as exc:
             halves = split_group(group) if depth < _MAX_SPLITS else []
             if not halves:
-                self.notes.append(f"{label}: skipped, the reply was cut off even in smaller parts")
+                self.notes.append(f"{label}: skipped, {exc}, even in smaller parts")
                 return _Found(claims=[], failed=True)
-            parts = [self._map_group(h, options, depth + 1) for h in halves]
-            return _Found(
-                claims=[pair for p in parts for pair in p.claims],
-                failed=all(p.failed for p in parts),
-            )
+            return _merge([self._map_group(h, options, depth + 1) for h in halves])
         except LLMResponseError as exc:
             self.notes.append(f"{label}: skipped ({exc})")
             return _Found(claims=[], failed=True)
+        except LLMAuthError:
+            raise
+        except LLMTimeoutError as exc:  # too slow or looping even when asked for less: halve
+            halves = split_group(group) if depth < _MAX_SPLITS else []
+            if not halves:
+                self.notes.append(f"{label}: skipped ({exc})")
+                return _Found(claims=[], failed=True)
+            return _merge([self._map_group(h, options, depth + 1) for h in halves])
+        except LLMUnavailableError as exc:
+            # What was mapped before stays; the parts after it are not sent to a dead server.
+            self._server_gone = self._server_gone or exc
+            self.notes.append(f"{label}: skipped ({exc})")
+            return _Found(claims=[], failed=True)
         home = _passage_homes(group)
-        return _Found(
-            claims=[
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        found: list[tuple[IdClaimOut, str]] = []
+        for c in output.claims:
+            signature = (c.text, tuple((x.passage_id, x.quote) for x in c.citations))
+            if signature in seen:  # a looping model repeats whole claims
+                continue
+            seen.add(signature)
+            found.append(
                 (
                     IdClaimOut(id="", text=c.text, citations=c.citations),
                     _home_of(c.citations, home, group[0].id),
                 )
-                for c in output.claims
-            ]
-        )
+            )
+        return _Found(claims=found)
 
     def _repair_job(self, chunks: list[Chunk], items: list[RejectedClaim]) -> list[Claim]:
         self._used.add("repair")
         label = "repair " + ",".join(c.id for c in chunks)
+        budgets = self.budgets
         variables: dict[str, object] = {
             "claims": _render_rejected(items),
             "passages": render_passages(chunks),
         }
+        self._reply_tokens["repair"] = budgets.output_tokens
         try:
-            output = self._complete("repair", variables, chunks, RepairOutput, label)
-        except (LLMTruncatedError, LLMResponseError) as exc:
+            output = self._complete(
+                "repair", variables, chunks, RepairOutput, label, budgets.output_tokens
+            )
+        except LLMContextError as exc:
+            self._replan(exc, label, budgets)
+            self.notes.append(f"{label}: claims stay rejected ({exc})")
+            return []
+        except (LLMTruncatedError, LLMResponseError, LLMUnavailableError) as exc:
+            if isinstance(exc, LLMUnavailableError) and not isinstance(exc, LLMTimeoutError):
+                self._server_gone = self._server_gone or exc
             self.notes.append(f"{label}: claims stay rejected ({exc})")
             return []
         wanted = {r.claim.id: r.claim for r in items}
@@ -384,6 +617,7 @@ class LLMEngine:
         chunks: Sequence[Chunk],
         output: type[CitingOutput],
         label: str,
+        max_tokens: int,
     ) -> CitingOutput:
         """Return the reply to ``template`` over ``chunks``, citing only their passages.
 
@@ -400,7 +634,9 @@ class LLMEngine:
         )
         first = next((p.id for c in chunks for p in c.passages), "S1.P1")
         echo = TemplateEcho(self.templates[template], variables).reask_for_claims(first)
-        return self.client.complete(messages, output, label=label, schema=schema, reask_if=echo)
+        return self.client.complete(
+            messages, output, label=label, schema=schema, reask_if=echo, max_tokens=max_tokens
+        )
 
     def _trace(self, label: str, data: object) -> None:
         if self.tracer is not None:
@@ -411,6 +647,30 @@ def _claim_cap(chunks: Sequence[Chunk]) -> int:
     """Return the most claims a reply over ``chunks`` may hold: a few per sentence shown."""
     sentences = sum(max(1, len(p.sentences)) for c in chunks for p in c.passages)
     return 2 * sentences
+
+
+def _map_label(group: Sequence[Chunk], whole: dict[str, tuple[str, str]]) -> str:
+    """Return a map call's label: its chunks, or its passages when it holds part of a chunk.
+
+    A part of a chunk (cut to fit, or split after a cut-off reply) keeps the chunk's id, so
+    it is named by its first and last passage: each part's note stands under its own label.
+    """
+    chunks = group[0].id + (f"..{group[-1].id}" if group[-1].id != group[0].id else "")
+    if all(whole.get(c.id) == (c.passages[0].id, c.passages[-1].id) for c in group):
+        return f"map {chunks}"
+    first, last = group[0].passages[0].id, group[-1].passages[-1].id
+    passages = first if first == last else f"{first}..{last}"
+    return f"map {passages} (part of {chunks})"
+
+
+def _merge(parts: Sequence[_Found]) -> _Found:
+    return _Found(
+        claims=[pair for p in parts for pair in p.claims], failed=all(p.failed for p in parts)
+    )
+
+
+def _jsonable(value: object) -> object:
+    return dict(value) if isinstance(value, dict) else value
 
 
 def _passage_homes(chunks: Sequence[Chunk]) -> dict[str, str]:

@@ -62,8 +62,10 @@ class Reducer:
         concurrency: int,
         notes: list[str],
         tracer: Tracer | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         self.client = client
+        self.max_tokens = max_tokens  # the bound of every reduce reply
         self.template = template
         self.budget = budget
         self.concurrency = concurrency
@@ -191,6 +193,7 @@ class Reducer:
             label=label,
             schema=schema,
             reask_if=echo.reask_for_bullets(items[0].id if items else "K1"),
+            max_tokens=self.max_tokens,
         )
 
     def _trace(self, label: str, data: object) -> None:
