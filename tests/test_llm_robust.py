@@ -532,17 +532,22 @@ def test_config_and_dry_run_ask_a_local_server_as_a_run_would(
 def test_a_re_plan_keeps_the_structured_mode_the_server_accepted(
     fake_openai: FakeOpenAI, llm_settings: SettingsFactory
 ) -> None:
+    # The first refusal meets a schema narrowed to the cited passages, so the generic strict
+    # schema is tried before JSON mode; the server refuses that too.
+    refusal = "response_format json_schema is not supported"
     fake_openai.script(
-        Reply.fail(400, "response_format json_schema is not supported"),
-        llama_cpp_overflow(4000, 4096),
+        Reply.fail(400, refusal), Reply.fail(400, refusal), llama_cpp_overflow(4000, 4096)
     )
     fake_openai.responder = echo_model
     sources = read_sources([str(EXAMPLE)])
     with LLMEngine(llm_settings(model=LOCAL, single_call=False)) as engine:
         build_briefing(sources, engine, OPTIONS)
-    modes = [(r.get("response_format") or {}).get("type") for r in fake_openai.requests]
-    assert modes[0] == "json_schema"
-    assert set(modes[1:]) == {"json_object"}  # not back to json_schema after the re-plan
+    formats = [r.get("response_format") or {} for r in fake_openai.requests]
+    modes = [f.get("type") for f in formats]
+    assert modes[:2] == ["json_schema", "json_schema"]
+    schemas = [f["json_schema"]["schema"] for f in formats[:2]]
+    assert schemas[0] != schemas[1]  # narrowed, then generic
+    assert set(modes[2:]) == {"json_object"}  # not back to json_schema after the re-plan
 
 
 def test_a_server_that_answers_whole_replies_to_a_stream_request_is_understood(
