@@ -31,6 +31,7 @@ from briefer.engines.extractive.synthesis import (
     content_stems,
     count_words,
     disagreement,
+    figures_conflict,
     find_disagreements,
     misspelling_rates,
     similarity_rows,
@@ -353,9 +354,18 @@ def _telling_figures(text: str) -> set[Decimal]:
 
 
 def _compatible(members: list[int], statements: Sequence[Statement]) -> list[int]:
-    """Drop matches that report the lead sentence's fact differently: they are not support."""
+    """Drop matches that report the lead sentence's fact differently: they are not support.
+
+    Differently means a differing count of the same thing, or figures that cannot be one
+    fact's (however alike the rest of the wording: "item 4812" is not "item 4813").
+    """
     lead = statements[members[0]].text
-    return [members[0]] + [j for j in members[1:] if not disagreement(lead, statements[j].text)]
+    return [members[0]] + [
+        j
+        for j in members[1:]
+        if not disagreement(lead, statements[j].text)
+        and not figures_conflict(lead, statements[j].text)
+    ]
 
 
 def _select(
