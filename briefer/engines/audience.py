@@ -1,13 +1,17 @@
 """How each audience preset weighs statements and arranges them into sections.
 
-executive: outcome, decisions, figures, what happens next; analyst: each party's positions
-and demands with attribution, and context; general: plain-language context first, few
-quotes. The cues are general English patterns, never tied to one story.
+Every audience needs the concrete outcomes first: decisions, agreements, commitments with a
+figure or a date (``outcome_strength``). Then executive: figures and what happens next;
+analyst: each party's positions and demands with attribution, and context; general: plain
+language, few quotes. A briefing reads in one order for all: what happened, what was agreed,
+positions, what happens next, background (``Kind``). The cues are general English patterns,
+never tied to one story.
 """
 
 from __future__ import annotations
 
 import re
+from enum import IntEnum
 
 from briefer.engines.extractive.synthesis import content_stems, count_words
 from briefer.models import Audience, BriefOptions
@@ -36,12 +40,103 @@ _CONTEXT = re.compile(
     r"history|first round|initial|invasion|annex\w*|long|background|years?)\b",
     re.IGNORECASE,
 )
+# Background proper: what came before the news, not the news.
+_BACKGROUND = re.compile(
+    r"\b(?:previous(?:ly)?|earlier this (?:year|month)|last (?:month|year)|in (?:19|20)\d\d|"
+    r"history|first round|years? ago|since (?:19|20)\d\d|began in|has been|had been)\b",
+    re.IGNORECASE,
+)
+_NEXT_TIME = re.compile(
+    r"\b(?:next|coming|upcoming|within|by the end|tomorrow|later this|deadline|"
+    r"(?:will|would|expects? to|plans? to|set to)\b[^.]{0,60}\b(?:on|by|in|this|before)\s+"
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|"
+    r"april|may|june|july|august|september|october|november|december|\d))",
+    re.IGNORECASE,
+)
 _QUOTE = re.compile(r"[\"“”]|(?:^|\s)['‘][^']{12,}['’]")
 
+# A decision or commitment: someone agreed, signed, approved, decided, pledged, or will
+# hand something over. Past tense or a modal + delivery verb; a noun of agreement.
+_DELIVERY = (
+    r"return|exchange|swap|release|free|hand over|transfer|pay|provide|deliver|send|withdraw|"
+    r"hold|meet|resume|reopen|open|close|cut|raise|lift|impose|build|invest|hire|sign|"
+    r"ratify|implement|deploy|allow|ban|extend|begin|start|end|buy|sell|merge|acquire"
+)
+_COMMITMENT = re.compile(
+    r"\b(?:agreements?|accords?|treaty|commitments?|settlement|verdict|"
+    r"(?:reached|struck|sealed|signed|agreed)\s+(?:a|an|the)\s+(?:\w+\s+)?deal|"
+    r"agreed|signed|approved|ratified|passed|voted|decided|ruled|sentenced|ordered|settled|"
+    r"announced|confirmed|accepted|resolved|awarded|released|freed|exchanged|returned|"
+    r"handed over|acquired|"
+    r"(?:agree[ds]?|agreeing|pledged?|promised?|decided?|voted?|vowed?|committed|plans?|"
+    r"set|expected)\s+to\s+(?:also\s+)?(?:" + _DELIVERY + r")|"
+    r"(?:will|would|shall)\s+(?:also\s+|now\s+|soon\s+)?(?:" + _DELIVERY + r"))\b",
+    re.IGNORECASE,
+)
+
+
+class Kind(IntEnum):
+    """What a statement does in a briefing, in the order a briefing reads."""
+
+    happened = 0
+    agreed = 1
+    position = 2
+    next = 3
+    background = 4
+
+
+def outcome_strength(text: str) -> int:
+    """Return 2 for a concrete outcome, 1 for a bare one, 0 for none.
+
+    An outcome states a decision or commitment (agreed, signed, approved, will return...);
+    it is concrete when it also gives a figure in digits (not a year) or a time
+    ("6,000 bodies", "by June", "next week"). Background ("in 2019 the two sides agreed")
+    is not an outcome of the news.
+    """
+    if not _COMMITMENT.search(text) or _BACKGROUND.search(text):
+        return 0
+    return 2 if _FIGURE.search(text) or _NEXT_TIME.search(text) else 1
+
+
+def kind_of(text: str) -> Kind:
+    """Return what ``text`` does in a briefing (see ``Kind``)."""
+    if outcome_strength(text):
+        return Kind.agreed
+    if _BACKGROUND.search(text):
+        return Kind.background
+    if _NEXT.search(text) and _NEXT_TIME.search(text):
+        return Kind.next
+    if _ATTRIBUTION.search(text):
+        return Kind.position
+    return Kind.happened
+
+
+# Sections per preset: (title, kinds it holds), in reading order. The executive's first
+# section holds the top-ranked statement whatever its kind (see the engine's arrangement).
+SECTION_KINDS: dict[Audience, tuple[tuple[str, tuple[Kind, ...]], ...]] = {
+    Audience.executive: (
+        ("Bottom line", ()),
+        ("What was agreed", (Kind.agreed,)),
+        ("Key points", (Kind.happened, Kind.position)),
+        ("What happens next", (Kind.next,)),
+        ("Background", (Kind.background,)),
+    ),
+    Audience.analyst: (
+        ("What happened", (Kind.happened,)),
+        ("What was agreed", (Kind.agreed,)),
+        ("Positions and demands", (Kind.position,)),
+        ("What happens next", (Kind.next,)),
+        ("Context", (Kind.background,)),
+    ),
+    Audience.general: (
+        ("What happened", (Kind.happened, Kind.position)),
+        ("What was agreed", (Kind.agreed,)),
+        ("What happens next", (Kind.next,)),
+        ("Background", (Kind.background,)),
+    ),
+}
 SECTIONS: dict[Audience, tuple[str, ...]] = {
-    Audience.executive: ("Bottom line", "Key points", "What happens next"),
-    Audience.analyst: ("Outcome", "Positions and demands", "Context"),
-    Audience.general: ("Background", "What happened", "What happens next"),
+    preset: tuple(title for title, _ in kinds) for preset, kinds in SECTION_KINDS.items()
 }
 
 
@@ -72,14 +167,11 @@ def audience_weight(text: str, options: BriefOptions, query: set[str]) -> float:
     return weight
 
 
+def section_of_kind(kind: Kind, preset: Audience) -> int:
+    """Return the index, in ``SECTIONS[preset]``, of the section holding ``kind``."""
+    return next(i for i, (_, kinds) in enumerate(SECTION_KINDS[preset]) if kind in kinds)
+
+
 def section_of(text: str, preset: Audience) -> int:
     """Return the index, in ``SECTIONS[preset]``, of the section ``text`` belongs in."""
-    if preset is Audience.executive:
-        return 2 if _NEXT.search(text) and not _OUTCOME.search(text) else 1
-    if preset is Audience.analyst:
-        if _ATTRIBUTION.search(text):
-            return 1
-        return 2 if _CONTEXT.search(text) else 0
-    if _CONTEXT.search(text):
-        return 0
-    return 2 if _NEXT.search(text) and not _OUTCOME.search(text) else 1
+    return section_of_kind(kind_of(text), preset)
