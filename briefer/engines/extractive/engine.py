@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 import numpy as np
 
@@ -340,33 +341,36 @@ def _reserve_outcomes(
     ]
     score = {i: math.fsum(weights[c] for c in concepts[i]) * factor[i] for i in pool}
     reserved: list[int] = []
+    rows = np.zeros((0, len(statements)), dtype=np.float32)
     for i in sorted(pool, key=lambda i: (-score[i], i)):
         words = count_words(statements[i].text)
         if words > budget:
             continue
-        if reserved and _repeats(i, reserved, statements, matrix):
+        if reserved and _repeats(i, reserved, rows, statements):
             continue
         reserved.append(i)
+        rows = similarity_rows(matrix, reserved)
         budget -= words
     return reserved
 
 
 def _repeats(
-    index: int, kept: Sequence[int], statements: Sequence[Statement], matrix: TfidfRows
+    index: int, kept: Sequence[int], kept_rows: np.ndarray, statements: Sequence[Statement]
 ) -> bool:
     """Return whether ``index`` repeats a kept statement: close wording, or the same telling
-    figure on the same topic or in the same source ("under 25" said twice by one report)."""
-    similar = np.asarray((matrix[list(kept)] @ matrix[index].T).toarray()).ravel()
-    figures = _telling_figures(statements[index].text)
+    figure on the same topic or in the same source ("under 25" said twice by one report).
+
+    ``kept_rows`` holds the kept statements' cosine rows (``similarity_rows``).
+    """
     source = statements[index].source_id
-    return any(
-        value >= REDUNDANT
-        or (
-            (value >= SAME_TOPIC or statements[k].source_id == source)
-            and bool(figures & _telling_figures(statements[k].text))
-        )
-        for k, value in zip(kept, similar.tolist(), strict=True)
-    )
+    for k, value in zip(kept, kept_rows[:, index].tolist(), strict=True):
+        if value >= REDUNDANT:
+            return True
+        if (value >= SAME_TOPIC or statements[k].source_id == source) and (
+            _telling_figures(statements[index].text) & _telling_figures(statements[k].text)
+        ):
+            return True
+    return False
 
 
 def _length_power(max_words: int) -> float:
@@ -445,9 +449,12 @@ def _best_match_per_source(
     return [j for _, j in sorted(best.values(), reverse=True)]
 
 
-def _telling_figures(text: str) -> set[Decimal]:
+@lru_cache(maxsize=65536)
+def _telling_figures(text: str) -> frozenset[Decimal]:
     """Return the figures in ``text`` that can identify a fact: no small counts, no years."""
-    return {n for n in extract_numbers(text) if n >= 10 and not (1900 <= n <= 2100 and n == n // 1)}
+    return frozenset(
+        n for n in extract_numbers(text) if n >= 10 and not (1900 <= n <= 2100 and n == n // 1)
+    )
 
 
 def _compatible(members: list[int], statements: Sequence[Statement]) -> list[int]:
@@ -480,12 +487,13 @@ def _select(
     chosen: list[_Candidate] = []
     covered: set[int] = set()
     outcomes: list[int] = []
+    outcome_rows = np.zeros((0, len(statements)), dtype=np.float32)
     for candidate in candidates:
         if budget < MIN_WORDS:
             break
         if covered & ({*candidate.members} | candidate.redundant_with):
             continue
-        if outcomes and _repeats(candidate.index, outcomes, statements, matrix):
+        if outcomes and _repeats(candidate.index, outcomes, outcome_rows, statements):
             continue
         words = count_words(statements[candidate.index].text)
         if words > budget:
@@ -494,6 +502,7 @@ def _select(
         covered.update(candidate.members)
         if candidate.outcome_first:
             outcomes.append(candidate.index)
+            outcome_rows = similarity_rows(matrix, outcomes)
         budget -= words
     return chosen
 
