@@ -1,24 +1,34 @@
-"""Compare briefer's offline engine with classic extractive summarisers on eval-dev (issue 5).
+"""Compare briefer's offline engine with classic extractive summarisers on eval-dev (issues 5, 11).
 
-Every cluster of ``mds/dev.jsonl`` is summarised by briefer (each document written to a
-``.txt`` file and read with ``read_sources``, so ingest and cleaning are included), by a lead
-baseline (round-robin first sentences of each document) and by sumy's LexRank, TextRank and
-LSA. Every output is cut to the same number of whole words (the reference's length, or a
-fixed budget) and scored against the human reference with rouge-score (stemming on).
+Every cluster of ``mds/dev.jsonl`` and ``mds/dev-2doc.jsonl`` (56 in all) is summarised by
+briefer (each document written to a ``.txt`` file and read with ``read_sources``, so ingest
+and cleaning are included), by a lead baseline (round-robin first sentences of each document)
+and by sumy's LexRank, TextRank and LSA. Every output is cut to the same number of whole words
+(the reference's length, or a fixed budget) and scored against the human reference with
+rouge-score (stemming on).
 
 NLTK data cannot be downloaded here, so the peers get their sentences from pysbd and their
 words from NLTK's data-free Treebank tokenizer, filtered the way sumy's own tokenizer does.
+
+The clusters are split once, up front, into a development part (the only one looked at while
+changing the engine) and a confirmation part (see ``split_parts``). Figures are printed for
+each file, each part and all 56, with per-cluster win counts against the best peer and a
+bootstrap confidence interval for the mean difference.
 
 Usage (from the repository root, with the bench extra installed)::
 
     python bench/bench_rouge.py
     python bench/bench_rouge.py --budget 100
+    python bench/bench_rouge.py --part dev       # only the development part
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
+import random
 import re
 import shlex
 import sys
@@ -53,6 +63,10 @@ from briefer.pipeline import build_briefing  # noqa: E402
 LANGUAGE = "english"
 METRICS = ("rouge1", "rouge2", "rougeL")
 SYSTEMS = ("briefer", "lead", "lexrank", "textrank", "lsa")
+PEERS = SYSTEMS[1:]
+FILES = ("dev.jsonl", "dev-2doc.jsonl")
+SPLIT_SEED = 11  # fixed before any engine change of issue 11; never re-drawn
+BOOTSTRAP_SAMPLES = 10_000
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 Summarize = Callable[[list[list[list[str]]], int], str]
@@ -65,6 +79,8 @@ class Cluster:
     id: str
     docs: list[str]
     reference: str
+    file: str = "dev.jsonl"
+    part: str = "dev"
 
 
 @dataclass
@@ -102,13 +118,40 @@ class _SortedLsaSummarizer(LsaSummarizer):  # type: ignore[misc]
 
 
 def load_clusters(eval_dir: Path) -> list[Cluster]:
-    """Return the clusters of ``eval_dir/mds/dev.jsonl`` in file order."""
-    with (eval_dir / "mds" / "dev.jsonl").open(encoding="utf-8") as lines:
-        rows = [json.loads(line) for line in lines if line.strip()]
-    return [
-        Cluster(id=r["id"], docs=[d["text"] for d in r["docs"]], reference=r["references"][0])
-        for r in rows
-    ]
+    """Return the clusters of both eval-dev files, in file order, each tagged with its part."""
+    clusters: list[Cluster] = []
+    for name in FILES:
+        with (eval_dir / "mds" / name).open(encoding="utf-8") as lines:
+            rows = [json.loads(line) for line in lines if line.strip()]
+        clusters += [
+            Cluster(
+                id=r["id"],
+                docs=[d["text"] for d in r["docs"]],
+                reference=r["references"][0],
+                file=name,
+            )
+            for r in rows
+        ]
+    split_parts(clusters)
+    return clusters
+
+
+def split_parts(clusters: Sequence[Cluster]) -> None:
+    """Tag each cluster "dev" or "confirm": half of each file, drawn with a fixed seed.
+
+    Within each file the clusters are ordered by the SHA-256 of their id, shuffled with
+    ``random.Random(SPLIT_SEED)`` and the first ceil(n/2) go to the development part, so the
+    split does not depend on file order and never changes between runs.
+    """
+    for name in FILES:
+        members = sorted(
+            (c for c in clusters if c.file == name),
+            key=lambda c: hashlib.sha256(c.id.encode()).hexdigest(),
+        )
+        random.Random(SPLIT_SEED).shuffle(members)
+        half = (len(members) + 1) // 2
+        for i, cluster in enumerate(members):
+            cluster.part = "dev" if i < half else "confirm"
 
 
 def cut_words(text: str, budget: int) -> str:
@@ -183,7 +226,12 @@ def summarize_briefer(cluster: Cluster, budget: int, workdir: Path) -> str:
     return " ".join(b.text for b in briefing.bullets)
 
 
-def evaluate(clusters: Sequence[Cluster], budget_spec: str, workdir: Path) -> list[SystemRun]:
+def evaluate(
+    clusters: Sequence[Cluster],
+    budget_spec: str,
+    workdir: Path,
+    dumped: dict[str, dict[str, dict[str, str]]] | None = None,
+) -> list[SystemRun]:
     """Return every system's scores over ``clusters`` for one budget (``reference`` or N)."""
     scorer = RougeScorer(list(METRICS), use_stemmer=True)
     segmenter = pysbd.Segmenter(language="en", clean=False)
@@ -213,6 +261,11 @@ def evaluate(clusters: Sequence[Cluster], budget_spec: str, workdir: Path) -> li
             outputs[name] = summarize(docs, budget)
             runs[name].seconds += time.perf_counter() - clock + split_seconds
 
+        if dumped is not None:
+            dumped.setdefault(budget_spec, {})[cluster.id] = {
+                "reference": cluster.reference,
+                **{name: cut_words(text, budget) for name, text in outputs.items()},
+            }
         for name, text in outputs.items():
             cut = cut_words(text, budget)
             score = scorer.score(cluster.reference, cut)
@@ -239,47 +292,105 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def format_report(clusters: Sequence[Cluster], runs: Sequence[SystemRun], budget: str) -> str:
-    """Return the system table and the per-cluster ROUGE-2 of briefer against the best peer."""
-    label = "the reference's length" if budget == "reference" else f"{budget} words"
-    rows: list[tuple[str, ...]] = [("system", "R-1", "R-2", "R-L", "words", "time")]
+def bootstrap_interval(diffs: Sequence[float], seed: int = 0) -> tuple[float, float]:
+    """Return the 95% percentile bootstrap interval of the mean of ``diffs`` (by cluster)."""
+    rng = random.Random(seed)
+    n = len(diffs)
+    means = sorted(
+        math.fsum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(BOOTSTRAP_SAMPLES)
+    )
+    return means[int(0.025 * BOOTSTRAP_SAMPLES)], means[int(0.975 * BOOTSTRAP_SAMPLES) - 1]
+
+
+def _group_report(
+    title: str, members: Sequence[int], clusters: Sequence[Cluster], runs: Sequence[SystemRun]
+) -> list[str]:
+    """Return the table, win counts, intervals and target checks for one group of clusters."""
+    by_name = {r.name: r for r in runs}
+
+    def avg(name: str, metric: str) -> float:
+        return mean(by_name[name].scores[metric][i] for i in members)
+
+    rows: list[tuple[str, ...]] = [("system", "R-1", "R-2", "R-L", "words")]
     rows += [
         (
             r.name,
-            *(f"{mean(r.scores[m]):.1f}" for m in METRICS),
-            f"{mean(r.words):.0f}",
-            f"{r.seconds:.1f} s",
+            *(f"{avg(r.name, m):.1f}" for m in METRICS),
+            f"{mean(r.words[i] for i in members):.0f}",
         )
         for r in runs
     ]
-    mine = next(r for r in runs if r.name == "briefer")
-    best = max((r for r in runs if r.name != "briefer"), key=lambda r: mean(r.scores["rouge2"]))
-    per_cluster: list[tuple[str, ...]] = [
-        ("cluster", "docs", "budget", "briefer", best.name, "diff")
-    ]
-    for i, cluster in enumerate(clusters):
-        ours, theirs = mine.scores["rouge2"][i], best.scores["rouge2"][i]
-        per_cluster.append(
-            (
-                cluster.id,
-                str(len(cluster.docs)),
-                str(_budget(budget, cluster)),
-                f"{ours:.1f}",
-                f"{theirs:.1f}",
-                f"{ours - theirs:+.1f}",
-            )
+    lines = [f"{title} ({len(members)} clusters)", _table(rows)]
+    for metric, label in (("rouge2", "R-2"), ("rougeL", "R-L")):
+        best = max(PEERS, key=lambda name: avg(name, metric))
+        ours = by_name["briefer"].scores[metric]
+        theirs = by_name[best].scores[metric]
+        diffs = [ours[i] - theirs[i] for i in members]
+        low, high = bootstrap_interval(diffs)
+        wins = sum(d > 0 for d in diffs)
+        ties = sum(d == 0 for d in diffs)
+        lines.append(
+            f"{label}: briefer - {best} (best peer) = {mean(diffs):+.2f}, 95% bootstrap CI "
+            f"[{low:+.2f}, {high:+.2f}]; briefer ahead on {wins}, level on {ties}, behind on "
+            f"{len(members) - wins - ties} of {len(members)}"
         )
-    ahead = sum(a > b for a, b in zip(mine.scores["rouge2"], best.scores["rouge2"], strict=True))
+    margin = avg("briefer", "rouge2") - avg("lexrank", "rouge2")
+    best_rl = max(avg(name, "rougeL") for name in PEERS)
+    lines.append(
+        f"targets: R-2 >= LexRank + 1.0: {'PASS' if margin >= 1.0 else 'FAIL'} ({margin:+.2f}); "
+        f"R-L >= best peer: {'PASS' if avg('briefer', 'rougeL') >= best_rl else 'FAIL'} "
+        f"({avg('briefer', 'rougeL') - best_rl:+.2f})"
+    )
+    return lines
+
+
+def format_report(
+    clusters: Sequence[Cluster], runs: Sequence[SystemRun], budget: str, per_cluster: bool
+) -> str:
+    """Return one block per group of clusters (all, each file, each part) for one budget."""
+    label = "the reference's length" if budget == "reference" else f"{budget} words"
     parts = [
-        f"Budget: {label}; mean F1 x 100 over {len(clusters)} clusters (rouge-score, stemmed)",
-        _table(rows),
-        "",
-        f"ROUGE-2 per cluster: briefer vs best peer ({best.name})",
-        _table(per_cluster),
-        f"briefer ahead of {best.name} on {ahead} of {len(clusters)} clusters",
+        f"=== Budget: {label}; mean F1 x 100 (rouge-score, stemmed) ===",
+        "time: " + ", ".join(f"{r.name} {r.seconds:.1f} s" for r in runs),
     ]
-    parts += [f"briefer failed on {failure}" for failure in mine.failures]
+    everything = list(range(len(clusters)))
+    groups = [(f"all {len(clusters)}", everything)]
+    groups += [
+        (f"file {name}", [i for i in everything if clusters[i].file == name]) for name in FILES
+    ]
+    groups += [
+        (f"{part} part", [i for i in everything if clusters[i].part == part])
+        for part in ("dev", "confirm")
+    ]
+    for title, members in groups:
+        if members and (len(members) < len(clusters) or title.startswith("all")):
+            parts += ["", *_group_report(title, members, clusters, runs)]
+    if per_cluster:
+        by_name = {r.name: r for r in runs}
+        rows: list[tuple[str, ...]] = [
+            ("cluster", "part", "docs", "budget", "R-2 ours", "lexrank", "R-L ours", "lexrank")
+        ]
+        for i, cluster in enumerate(clusters):
+            rows.append(
+                (
+                    cluster.id,
+                    cluster.part,
+                    str(len(cluster.docs)),
+                    str(_budget(budget, cluster)),
+                    f"{by_name['briefer'].scores['rouge2'][i]:.1f}",
+                    f"{by_name['lexrank'].scores['rouge2'][i]:.1f}",
+                    f"{by_name['briefer'].scores['rougeL'][i]:.1f}",
+                    f"{by_name['lexrank'].scores['rougeL'][i]:.1f}",
+                )
+            )
+        parts += ["", _table(rows)]
+    parts += [f"briefer failed on {failure}" for failure in by_name_failures(runs)]
     return "\n".join(parts)
+
+
+def by_name_failures(runs: Sequence[SystemRun]) -> list[str]:
+    """Return briefer's failures (clusters it could not brief, scored as empty)."""
+    return next(r for r in runs if r.name == "briefer").failures
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -290,6 +401,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         help="'reference' (each reference's word count) or a number of words; repeatable "
         "(default: reference, then 100)",
+    )
+    parser.add_argument(
+        "--part",
+        choices=("all", "dev", "confirm"),
+        default="all",
+        help="which part of the fixed split to run (default: all, reported by file and part)",
+    )
+    parser.add_argument(
+        "--per-cluster", action="store_true", help="also print every cluster's R-2 and R-L"
+    )
+    parser.add_argument(
+        "--dump", type=Path, help="write every system's summary per cluster to this JSON file"
     )
     args = parser.parse_args(argv)
     args.budget = args.budget or ["reference", "100"]
@@ -303,13 +426,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run every system at every requested budget and print the tables."""
     args = _parse_args(argv)
     clusters = load_clusters(args.eval_dir)
+    if args.part != "all":
+        clusters = [c for c in clusters if c.part == args.part]
     print(f"command: {shlex.join(sys.orig_argv)}")
     start = time.perf_counter()
+    dumped: dict[str, dict[str, dict[str, str]]] = {}
     with tempfile.TemporaryDirectory(prefix="briefer-rouge-") as tmp:
         for budget in args.budget:
-            runs = evaluate(clusters, budget, Path(tmp))
+            runs = evaluate(clusters, budget, Path(tmp), dumped)
             print()
-            print(format_report(clusters, runs, budget))
+            print(format_report(clusters, runs, budget, args.per_cluster))
+    if args.dump:
+        args.dump.write_text(json.dumps(dumped, indent=1), encoding="utf-8")
     print(f"\ntotal time: {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -309,6 +309,21 @@ def disagreement(first: str, second: str) -> str | None:
     return _differing_title(first, second) or _differing_title(second, first)
 
 
+def figures_conflict(first: str, second: str) -> bool:
+    """Return whether two statements give figures that cannot describe one fact.
+
+    Both state figures and share none: "item 4812" and "item 4813", "sold for $3 million"
+    and "sold for $4 million". Statements that share a figure ("472 drones and 7 missiles" /
+    "472 drones against 41 aircraft") or where one states none can be one fact; a count of
+    the same thing that differs is ``disagreement``'s to find. Unlike ``disagreement`` this
+    needs no counted word, so it holds for codes, item numbers and dates as well as counts.
+    """
+    from briefer.grounding.matching import extract_numbers
+
+    a, b = extract_numbers(first), extract_numbers(second)
+    return bool(a) and bool(b) and not (a & b)
+
+
 def find_disagreements(
     statements: Sequence[Statement], matrix: TfidfRows, rows: Sequence[int], topical: float
 ) -> list[Disagreement]:
