@@ -97,7 +97,7 @@ def test_brief_runs_end_to_end_against_llama_server(llama_server: str, tmp_path:
     command += ["--base-url", llama_server, "--model", "smollm2", "--format", "json"]
     command += ["--no-cache", "--trace", str(trace), "--concurrency", "1"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIEFER_", "OPENAI_"))} | {
-        "BRIEFER_CONTEXT_WINDOW": str(CONTEXT),
+        # No --context-window: briefer must learn the window and the slots from the server.
         # One thread on a shared machine: SmolLM2 generated 6 tokens/s under the grammar here.
         "BRIEFER_TIMEOUT": "900",
     }
@@ -108,6 +108,12 @@ def test_brief_runs_end_to_end_against_llama_server(llama_server: str, tmp_path:
     briefing = Briefing.model_validate_json(result.stdout)
     assert briefing.provenance.engine == "llm"
     assert briefing.bullets, f"no bullet was validated:\n{result.stderr[-3000:]}"
+    # The limits were learnt from the server (llama.cpp's /props), not guessed.
+    run = briefing.provenance.llm
+    assert run is not None and run.server is not None
+    assert "learnt from server" in run.context_window_origin, run.context_window_origin
+    assert run.server.context_window == CONTEXT
+    assert "learnt from the server" in result.stderr
     # Every bullet shown passes the validator against the passages read afresh.
     passages = {
         p.id: p for s in read_sources([str(ARTICLES)]) for p in chunk_source(s, count_tokens)[0]
