@@ -89,6 +89,13 @@ def build_briefing(
     clock = _lap(timings, "reduce", clock)
 
     sections, bullet_rejections = _ground_draft(draft, accepted, sources, passages)
+    fallback = getattr(engine, "reduce_fallback", None)  # optional on the Engine protocol
+    if accepted and fallback is not None and not sections:
+        # Every bullet the model wrote failed validation, yet validated claims remain: merge
+        # them offline rather than end with an empty briefing (the LLM engine notes it).
+        draft = fallback(accepted, sources, passages, options)
+        sections, more = _ground_draft(draft, accepted, sources, passages, len(bullet_rejections))
+        bullet_rejections += more
     sections = fit_sections(sections, options.max_words)
     rejected += bullet_rejections
     _lap(timings, "validate_bullets", clock)
@@ -288,6 +295,7 @@ def _ground_draft(
     claims: Sequence[Claim],
     sources: Sequence[Source],
     passages: dict[str, Passage],
+    rejected_before: int = 0,
 ) -> tuple[list[Section], list[RejectedClaim]]:
     """Turn draft bullets into cited bullets; reject those that fail validation."""
     claims_by_id = {c.id: c for c in claims}
@@ -314,7 +322,7 @@ def _ground_draft(
                     )
             if reasons:
                 # Its own series: a "B" id would name the next bullet that is shown.
-                bullet_id = f"R{len(rejected) + 1}"
+                bullet_id = f"R{rejected_before + len(rejected) + 1}"
                 rejected.append(
                     RejectedClaim(
                         claim=_as_claim(bullet.model_copy(update={"id": bullet_id})),

@@ -285,6 +285,24 @@ def test_a_reduce_that_cannot_complete_falls_back_to_the_extractive_reduce(
     )
 
 
+def test_a_reduce_whose_every_bullet_fails_falls_back_to_the_extractive_reduce(
+    fake_openai: FakeOpenAI, llm_settings: SettingsFactory
+) -> None:
+    # Seen on llama-server with SmolLM2: validated claims, then a reduce whose bullets all
+    # failed validation, and the run ended with an empty briefing.
+    fake_openai.script(
+        Reply.json({"claims": [TALKS_S1, TALKS_S2, BODIES]}),
+        draft_reply(bullet("The talks lasted 9 hours and ended in a ceasefire.", "K1")),
+    )
+    briefing, engine = run(llm_settings(single_call=False))
+    assert briefing.bullets
+    assert_all_supported(briefing)
+    assert [r.claim.id for r in briefing.rejected if r.stage == "reduce"] == ["R1"]
+    assert briefing.provenance.llm is not None
+    assert briefing.provenance.llm.reduce == "extractive fallback"
+    assert any("none of the model's bullets passed validation" in n for n in engine.all_notes())
+
+
 def test_a_failed_run_still_prints_its_notes_and_usage(
     fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:

@@ -358,7 +358,19 @@ class LLMEngine:
                     failure = exc
             except LLMError as exc:
                 failure = exc
-        return self._extractive_reduce(claims, sources, passages, options, failure)
+        why = f"reduce: the model could not complete it ({failure})"
+        return self._extractive_reduce(claims, sources, passages, options, why)
+
+    def reduce_fallback(
+        self,
+        claims: Sequence[Claim],
+        sources: Sequence[Source],
+        passages: dict[str, Passage],
+        options: BriefOptions,
+    ) -> Draft:
+        """Merge ``claims`` offline: none of the model's bullets passed validation."""
+        why = "reduce: none of the model's bullets passed validation"
+        return self._extractive_reduce(claims, sources, passages, options, why)
 
     def _extractive_reduce(
         self,
@@ -366,14 +378,14 @@ class LLMEngine:
         sources: Sequence[Source],
         passages: dict[str, Passage],
         options: BriefOptions,
-        failure: LLMError,
+        why: str,
     ) -> Draft:
         from briefer.engines.extractive.engine import ExtractiveEngine
 
         self.reduced_by = "extractive fallback"
         self.notes.append(
-            f"reduce: the model could not complete it ({failure}); the briefing was merged by "
-            f"the offline extractive reduce over the {len(claims)} validated claims"
+            f"{why}; the briefing was merged by the offline extractive reduce over the "
+            f"{len(claims)} validated claims"
         )
         draft = ExtractiveEngine().reduce_claims(claims, sources, passages, options)
         self._trace("draft extractive fallback", draft)
