@@ -62,7 +62,6 @@ from briefer.engines.llm.reduce import FailFast, Reducer, run_parallel, to_draft
 from briefer.engines.llm.schemas import citing_schema, recorded_narrowing
 from briefer.errors import (
     ConfigError,
-    LLMAuthError,
     LLMContextError,
     LLMError,
     LLMResponseError,
@@ -547,26 +546,18 @@ class LLMEngine:
                 return self._map_group(group, options, depth)
             self.notes.append(f"{label}: skipped ({exc})")
             return _Found(claims=[], failed=True)
-        except LLMTruncatedError as exc:
+        except (LLMTruncatedError, LLMTimeoutError) as exc:
+            # Cut off with nothing usable, or too slow or looping even when asked for less:
+            # map the group in halves, down to _MAX_SPLITS.
             halves = split_group(group) if depth < _MAX_SPLITS else []
             if not halves:
-                self.notes.append(f"{label}: skipped, {exc}, even in smaller parts")
+                self.notes.append(f"{label}: skipped ({exc}), even in smaller parts")
                 return _Found(claims=[], failed=True)
             return _merge([self._map_group(h, options, depth + 1) for h in halves])
-        except LLMResponseError as exc:
-            self.notes.append(f"{label}: skipped ({exc})")
-            return _Found(claims=[], failed=True)
-        except LLMAuthError:
-            raise
-        except LLMTimeoutError as exc:  # too slow or looping even when asked for less: halve
-            halves = split_group(group) if depth < _MAX_SPLITS else []
-            if not halves:
-                self.notes.append(f"{label}: skipped ({exc})")
-                return _Found(claims=[], failed=True)
-            return _merge([self._map_group(h, options, depth + 1) for h in halves])
-        except LLMUnavailableError as exc:
-            # What was mapped before stays; the parts after it are not sent to a dead server.
-            self._server_gone = self._server_gone or exc
+        except (LLMResponseError, LLMUnavailableError) as exc:
+            if isinstance(exc, LLMUnavailableError):
+                # What was mapped before stays; later parts are not sent to a dead server.
+                self._server_gone = self._server_gone or exc
             self.notes.append(f"{label}: skipped ({exc})")
             return _Found(claims=[], failed=True)
         home = _passage_homes(group)
