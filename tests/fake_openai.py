@@ -9,7 +9,11 @@ A request with ``"stream": true`` is answered as a server-sent event stream, as 
 servers do: the content in small pieces, then the finish reason, then (when asked with
 ``stream_options.include_usage``) the usage. A reply can wait before its first piece
 (``delay``, sent before the headers, as llama.cpp does while it reads the prompt) and
-stall after some pieces (``stall_after``, ``stall``). Other routes (llama.cpp's
+stall after some pieces (``stall_after``, ``stall``); the delay counts from the request's
+arrival, so the time spent building the reply is part of it, as a real server's latency
+is. ``timings`` keeps when each chat request arrived, when its reply started and ended
+(``time.monotonic``, shared by every process on the machine) and the CPU seconds the
+server's thread spent on it, for benchmarks. Other routes (llama.cpp's
 ``/props``, ``/v1/models``, Ollama's ``/api/show``...) answer what ``routes`` holds, else 404.
 The error bodies of real servers are built by ``llama_cpp_overflow``, ``openai_overflow``
 and ``vllm_overflow``, copied from those servers' sources and documentation.
@@ -114,12 +118,25 @@ def vllm_overflow(limit: int, prompt: int, completion: int, **kwargs: Any) -> Re
 Responder = Callable[[dict[str, Any]], Reply]
 
 
+@dataclass(frozen=True)
+class CallTiming:
+    """When the server handled one chat request (``time.monotonic`` seconds) and its CPU cost."""
+
+    received: float  # the request's body was read
+    replied: float  # the reply's first byte was about to be sent (after ``delay``)
+    done: float  # the reply's last byte was written
+    delay: float  # the scripted latency
+    cpu_s: float  # CPU seconds of the handler's thread: parsing, building, serialising
+    streamed: bool
+
+
 class FakeOpenAI:
     """A loopback Chat Completions server driven by scripted replies."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.timings: list[CallTiming] = []
         self.responder: Responder | None = None
         # (method, path) -> (status, JSON body) for routes other than chat completions.
         self.routes: dict[tuple[str, str], tuple[int, Any]] = {}
@@ -153,6 +170,7 @@ class FakeOpenAI:
             self._queue.clear()
             self.requests.clear()
             self.headers.clear()
+            self.timings.clear()
             self.route_requests.clear()
             self.routes.clear()
             self.responder = None
@@ -226,20 +244,34 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             raw = self.rfile.read(length)
+            received, cpu_started = time.monotonic(), time.thread_time()
             if not self.path.partition("?")[0].endswith("/chat/completions"):
                 self._route("POST", json.loads(raw or b"null"))
                 return
             request = json.loads(raw)
             reply = server.next_reply(request, {k.lower(): v for k, v in self.headers.items()})
-            if reply.delay:
-                time.sleep(reply.delay)
+            wait = reply.delay - (time.monotonic() - received)
+            if wait > 0:
+                time.sleep(wait)
+            replied = time.monotonic()
+            streamed = bool(request.get("stream") and not reply.whole)
             if reply.status != 200:
                 body = reply.raw_error or {"error": reply.error or {}}
                 self._send(reply.status, body, reply.headers)
-            elif request.get("stream") and not reply.whole:
+            elif streamed:
                 self._stream(reply, request)
             else:
                 self._send(200, completion_body(reply, request), reply.headers)
+            timing = CallTiming(
+                received,
+                replied,
+                time.monotonic(),
+                reply.delay,
+                time.thread_time() - cpu_started,
+                streamed,
+            )
+            with server._lock:
+                server.timings.append(timing)
 
         def _route(self, method: str, body: Any) -> None:
             with server._lock:
