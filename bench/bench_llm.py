@@ -227,6 +227,11 @@ def _serve(conn: Connection) -> None:
             server.responder = stand_in_model(float(value))
             conn.send(None)
         elif command == "requests":
+            # A reply's timing is kept once its last byte is written, which may be just
+            # after the client has read it.
+            deadline = time.monotonic() + 2.0
+            while len(server.timings) < len(server.requests) and time.monotonic() < deadline:
+                time.sleep(0.001)
             conn.send((list(server.requests), list(server.timings)))
             server.requests.clear()
             server.timings.clear()

@@ -20,11 +20,17 @@ from briefer.tokens import count_tokens
 
 
 def _ask(server: FakeOpenAI, **extra: Any) -> None:
+    """Send one request, read the whole reply, and wait for the server to time it."""
     client = openai.OpenAI(api_key="not-a-key", base_url=server.url, max_retries=0)
-    client.chat.completions.create(
+    reply = client.chat.completions.create(
         model="fake", messages=[{"role": "user", "content": "hello"}], **extra
     )
+    if extra.get("stream"):
+        list(reply)
     client.close()
+    deadline = time.monotonic() + 5.0  # the timing is kept once the last byte is written
+    while not server.timings and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_the_scripted_delay_counts_from_the_request_s_arrival(fake_openai: FakeOpenAI) -> None:
