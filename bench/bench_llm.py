@@ -31,11 +31,12 @@ that runs as a third LangChain column.
 Targets: briefer's wall time <= 1.15 x (the stage-aware latency bound, sum over sequential
 stages of ceil(calls / concurrency) x latency, plus a CPU allowance) + 0.3 s; tokens the
 model reads <= 0.8 x LangChain matched's. The CPU allowance is measured in the same run: the
-CPU seconds of this process (the client) plus those of the server's process, whose stand-in
-builds, serialises and streams replies on top of the scripted latency (a real server does
-that within its latency); both systems get it alike. Each system runs ``--runs`` times
-(default 3), interleaved, with briefer's per-text caches emptied before each run (a CLI run
-starts with them empty); wall and CPU times are medians.
+CPU seconds of this process (the client) plus those of the server's process beyond the
+scripted latency: the stand-in's reply is built within the latency (its CPU there is not
+counted) but parsing requests and serialising and streaming replies come on top of it (a
+real server does that within its latency); both systems get it alike. Each system runs
+``--runs`` times (default 3), interleaved, with briefer's per-text caches emptied before
+each run (a CLI run starts with them empty); wall and CPU times are medians.
 
 The server timestamps every call (arrival, reply, end, CPU of its thread; see
 ``fake_openai.CallTiming``), so the bench prints where each system's wall time went: local
@@ -150,7 +151,7 @@ class Run:
     fixed_tokens: int = 0  # fixed prompt text of all calls (the lower bound's second term)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     notes: list[str] = field(default_factory=list)
-    server_cpu_s: float = 0.0  # CPU seconds of the server's process during the run
+    server_cpu_s: float = 0.0  # CPU seconds of the server's process beyond the latency
     calls_timed: list[CallTiming] = field(default_factory=list)  # the server's, per call
     started: float = 0.0  # time.monotonic() when the run started and ended
     ended: float = 0.0
@@ -176,8 +177,11 @@ class Run:
         self.ended = time.monotonic()
         self.wall_s = self.ended - self.started
         self.cpu_s = time.process_time() - self._cpu
-        self.server_cpu_s = server.cpu() - self._server_cpu
+        server_cpu = server.cpu() - self._server_cpu
         requests, self.calls_timed = server.take_requests()
+        # What the stand-in spent building replies within their scripted latency is not
+        # added to the wait: only the server's CPU beyond it is.
+        self.server_cpu_s = server_cpu - sum(t.hidden_cpu_s for t in self.calls_timed)
         return requests
 
 
@@ -669,7 +673,10 @@ def print_table(summaries: Sequence[Summary], source_tokens: int, runs: int) -> 
     )
     row("CPU allowance: client + server CPU s", [f"{s.allowance_s:.2f} s" for s in summaries])
     row("  client process (median)", [f"{s.cpu_s:.2f} s" for s in summaries])
-    row("  server process (median)", [f"{s.server_cpu_s:.2f} s" for s in summaries])
+    row(
+        "  server process, beyond the latency (median)",
+        [f"{s.server_cpu_s:.2f} s" for s in summaries],
+    )
     row("bound = latency bound + CPU allowance", [f"{s.bound_s:.2f} s" for s in summaries])
     row("  wall / bound", [f"{s.wall_s / s.bound_s:.2f}x" for s in summaries])
     row(

@@ -128,6 +128,7 @@ class CallTiming:
     delay: float  # the scripted latency
     cpu_s: float  # CPU seconds of the handler's thread: parsing, building, serialising
     streamed: bool
+    hidden_cpu_s: float = 0.0  # the part spent building the reply within ``delay``
 
 
 class FakeOpenAI:
@@ -250,6 +251,7 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return
             request = json.loads(raw)
             reply = server.next_reply(request, {k.lower(): v for k, v in self.headers.items()})
+            built_cpu = time.thread_time() - cpu_started
             wait = reply.delay - (time.monotonic() - received)
             if wait > 0:
                 time.sleep(wait)
@@ -269,6 +271,7 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 reply.delay,
                 time.thread_time() - cpu_started,
                 streamed,
+                min(built_cpu, reply.delay),
             )
             with server._lock:
                 server.timings.append(timing)

@@ -35,7 +35,10 @@ def _ask(server: FakeOpenAI, **extra: Any) -> None:
 
 def test_the_scripted_delay_counts_from_the_request_s_arrival(fake_openai: FakeOpenAI) -> None:
     def slow_to_build(request: dict[str, Any]) -> Reply:
-        time.sleep(0.4)  # the stand-in's own work, inside the latency
+        started = time.thread_time()
+        while time.thread_time() - started < 0.05:  # the stand-in's own work...
+            sum(range(1000))
+        time.sleep(0.35)  # ...and its wait, both inside the latency
         return Reply(content="ok", delay=0.4)
 
     fake_openai.responder = slow_to_build
@@ -43,6 +46,7 @@ def test_the_scripted_delay_counts_from_the_request_s_arrival(fake_openai: FakeO
     (timing,) = fake_openai.timings
     assert timing.delay == 0.4
     assert 0.4 <= timing.replied - timing.received < 0.75  # not 0.4 + 0.4
+    assert 0.05 <= timing.hidden_cpu_s <= timing.cpu_s  # the build's CPU, hidden in the wait
     assert timing.received <= timing.replied <= timing.done
     assert not timing.streamed
 
