@@ -83,3 +83,19 @@ def test_an_error_event_mid_stream_ends_the_call_with_one_line(
     assert fake_openai.pending() == 0 and len(fake_openai.requests) == 1
     assert "\n" not in str(raised.value)
     assert "APIError" in str(raised.value)
+
+
+def test_an_openai_without_the_event_reader_still_streams_through_its_typed_events() -> None:
+    from openai.types.chat import ChatCompletionChunk
+
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "fake",
+        "choices": [{"index": 0, "delta": {"content": "{}"}, "finish_reason": "stop"}],
+    }
+    typed = [ChatCompletionChunk.model_validate(chunk)]
+    events = list(_stream_events(typed))
+    assert events[0]["choices"][0]["delta"]["content"] == "{}"
+    assert events[0]["choices"][0]["finish_reason"] == "stop"
