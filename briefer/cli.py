@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 import typer.core
@@ -423,6 +424,8 @@ def brief(
                     if verify is Verification.llm:
                         progress.expect("verify", -(-len(briefing.bullets) // VERIFY_BATCH))
                         briefing = _verify_with_model(briefing, llm, settings)
+                except KeyboardInterrupt:
+                    _interrupted(llm, settings, progress, reserved)
                 finally:  # what was spent, and why, is told even when the run fails
                     for note in llm.all_notes():
                         tell(note)
@@ -450,9 +453,41 @@ def brief(
             )
     except BrieferError as error:
         raise _fail(error) from None
+    except KeyboardInterrupt:
+        typer.echo("briefer: interrupted", err=True)
+        raise typer.Exit(INTERRUPTED) from None
     finally:
         if reserved is not None and _records_nothing(reserved):
             reserved.unlink(missing_ok=True)
+
+
+INTERRUPTED = 130  # the exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells use
+
+
+def _interrupted(
+    llm: LLMEngine, settings: Settings, progress: ProgressSink, reserved: Path | None
+) -> NoReturn:
+    """End a model run stopped by Ctrl-C at once: abort the calls in flight, say what was kept.
+
+    The calls in flight are cut off (their streams closed), not waited for; every call that
+    finished was cached (and recorded) as it landed. The process exits without joining the
+    worker threads, which a blocked HTTP read would otherwise hold up.
+    """
+    llm.client.cancel()
+    finished = llm.usage().calls
+    if settings.use_cache and settings.replay_path is None:
+        kept = f"{finished} finished call(s) were cached"
+    else:
+        kept = f"{finished} call(s) had finished (the cache is off)"
+    with contextlib.suppress(Exception):
+        close = getattr(progress, "close", None)
+        if close is not None:
+            close()
+    if reserved is not None and _records_nothing(reserved):
+        reserved.unlink(missing_ok=True)
+    sys.stderr.write(f"briefer: interrupted; {kept}\n")
+    sys.stderr.flush()
+    os._exit(INTERRUPTED)
 
 
 def _check_targets(

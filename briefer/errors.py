@@ -80,6 +80,10 @@ class LLMTruncatedError(LLMError):
         self.looping = looping  # the cut-off reply was repeating itself
 
 
+class LLMInterruptedError(LLMError):
+    """A call cut off, or not sent, because the run was interrupted (Ctrl-C)."""
+
+
 class LLMContextError(LLMError):
     """The server refused a request as larger than its context window.
 

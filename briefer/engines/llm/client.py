@@ -58,6 +58,7 @@ from briefer.errors import (
     LLMAuthError,
     LLMContextError,
     LLMError,
+    LLMInterruptedError,
     LLMResponseError,
     LLMTimeoutError,
     LLMTruncatedError,
@@ -102,6 +103,8 @@ class LLMClient:
         self._generic_only = False  # set once the server refuses a narrowed schema
         self._usage = Usage()
         self._timeouts_in_a_row = 0
+        self._cancelled = threading.Event()  # set by cancel(): Ctrl-C
+        self._open_streams: set[Any] = set()  # replies being streamed now, for cancel()
         self._secret = settings.api_key.get_secret_value() if settings.api_key else ""
         # Every value that must never be shown: the key and the base URL's credentials.
         self._secrets = [self._secret, *url_secrets(settings.base_url or "")]
@@ -137,6 +140,24 @@ class LLMClient:
         if self._client is not None:
             self._client.close()
         remove_log_redaction(self._log_redaction)
+
+    def cancel(self) -> None:
+        """Abort the replies being streamed now and send nothing more (Ctrl-C).
+
+        Safe to call from a signal handler: it only sets a flag and shuts sockets down. A call
+        cut off by it raises ``LLMInterruptedError``; what finished before stays cached.
+        """
+        self._cancelled.set()
+        for stream in list(self._open_streams):
+            _abort(stream)
+
+    def _backoff_sleep(self, seconds: float) -> None:
+        self._cancelled.wait(seconds)
+
+    @property
+    def cancelled(self) -> bool:
+        """Return whether ``cancel`` was called."""
+        return self._cancelled.is_set()
 
     def use_settings(self, settings: Settings) -> None:
         """Send later requests under ``settings`` (the engine's, once it learnt the limits).
@@ -454,6 +475,8 @@ class LLMClient:
 
         def create() -> StoredReply:
             nonlocal attempts
+            if self._cancelled.is_set():
+                raise LLMInterruptedError("interrupted")
             attempts += 1
             if self._stream:
                 return self._streamed(client, payload)
@@ -468,6 +491,7 @@ class LLMClient:
             retry=retry_if_exception(_is_transient),
             before_sleep=_log_retry,
             reraise=True,
+            sleep=self._backoff_sleep,  # a backoff ends at once on Ctrl-C
         )
         try:
             reply = retrying(create)
@@ -478,6 +502,8 @@ class LLMClient:
         except openai.BadRequestError:
             raise  # the caller may fall back to a weaker structured-output mode
         except openai.OpenAIError as exc:
+            if self._cancelled.is_set():
+                raise LLMInterruptedError("interrupted") from None
             raise _translate(exc, self.settings, attempts, self._secrets) from exc
         with self._lock:
             self._timeouts_in_a_row = 0
@@ -515,6 +541,9 @@ class LLMClient:
         usage: dict[str, Any] = {}
         chunks = 0
         watch.start(stream)
+        self._open_streams.add(stream)
+        if self._cancelled.is_set():  # cancel() ran while the headers were awaited
+            _abort(stream)
         try:
             for chunk in _stream_events(stream):
                 chunks += 1
@@ -535,6 +564,7 @@ class LLMClient:
             raise
         finally:
             watch.stop()
+            self._open_streams.discard(stream)
             stream.close()
         if watch.fired is not None:
             raise _TimedOut(*watch.fired)

@@ -252,28 +252,34 @@ class LLMEngine:
             return self._map_group(group, options, 0)
 
         map_part = FailFast().wrap(map_one)
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
-            pending: deque[Future[_Found]] = deque()
+        pool = ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency))
+        pending: deque[Future[_Found]] = deque()
+        interrupted = False
 
-            def next_part() -> list[Claim]:
-                found = pending.popleft().result()
-                failed.append(found.failed)
-                batch = _number_claims(found.claims, numbers, start=len(mapped) + 1)[0]
-                mapped.extend(batch)
-                return batch
+        def next_part() -> list[Claim]:
+            found = pending.popleft().result()
+            failed.append(found.failed)
+            batch = _number_claims(found.claims, numbers, start=len(mapped) + 1)[0]
+            mapped.extend(batch)
+            return batch
 
-            try:
-                for group in pack_chunk_stream(chain(pulled, stream), self.budgets.map_tokens):
-                    self.progress.expect("map", 1)
-                    pending.append(pool.submit(map_part, group))
-                    while pending and pending[0].done():
-                        yield next_part()
-                while pending:
+        try:
+            for group in pack_chunk_stream(chain(pulled, stream), self.budgets.map_tokens):
+                self.progress.expect("map", 1)
+                pending.append(pool.submit(map_part, group))
+                while pending and pending[0].done():
                     yield next_part()
-            except BaseException:  # includes the caller closing the stream early
-                for future in pending:
-                    future.cancel()
-                raise
+            while pending:
+                yield next_part()
+        except KeyboardInterrupt:
+            interrupted = True  # Ctrl-C: the calls in flight are aborted, not waited for
+            raise
+        except BaseException:  # includes the caller closing the stream early
+            for future in pending:
+                future.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
         if failed and all(failed):
             raise self._nothing_usable()
         self._trace("claims map", mapped)

@@ -248,14 +248,21 @@ def run_parallel(work: Callable[[T], R], items: Sequence[T], concurrency: int) -
     if len(items) <= 1 or concurrency <= 1:
         return [work(item) for item in items]
     guarded = FailFast().wrap(work)
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
-        futures: list[Future[R]] = [pool.submit(guarded, item) for item in items]
-        try:
-            return [f.result() for f in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
+    interrupted = False
+    futures: list[Future[R]] = []
+    try:
+        futures = [pool.submit(guarded, item) for item in items]
+        return [f.result() for f in futures]
+    except KeyboardInterrupt:
+        interrupted = True  # Ctrl-C: the calls in flight are aborted, not waited for
+        raise
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 class FailFast:
