@@ -44,6 +44,18 @@ def _wait_for(condition: Any, seconds: float) -> None:
         time.sleep(0.05)
 
 
+def _reads_stdin(pid: int) -> bool:
+    """True once ``pid`` is blocked reading its stdin (Linux: read(0, ...) in /proc)."""
+    syscall = Path(f"/proc/{pid}/syscall")
+    if not syscall.exists():  # not Linux: give it time to import and start reading
+        time.sleep(5)
+        return True
+    try:
+        return syscall.read_text().startswith("0 0x0 ")
+    except OSError:
+        return False
+
+
 def test_ctrl_c_cancels_calls_in_flight_and_keeps_the_cache(
     fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -93,7 +105,7 @@ def test_ctrl_c_before_any_model_call_is_one_line_too(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        time.sleep(2.0)  # let it import and start reading
+        _wait_for(lambda: _reads_stdin(run.pid), 60)
         run.send_signal(signal.SIGINT)
         _, stderr = run.communicate(timeout=30)
     finally:

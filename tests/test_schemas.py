@@ -271,3 +271,21 @@ def test_a_server_refusing_the_narrowed_schema_gets_the_generic_one_in_strict_mo
     replayed, _ = run(Settings(replay_path=cassette, single_call=False, use_cache=False))
     assert len(fake_openai.requests) == calls
     assert [b.text for b in replayed.bullets] == [TALKS_S1["text"]]
+
+
+def test_narrowed_schemas_ask_for_what_is_cited_before_the_text() -> None:
+    """Servers generate fields in the schema's order: the constrained citation comes first."""
+    chunks = chunks_of(SOURCES)
+    for grammar in (True, False):
+        for output, claim in ((MapOutput, "ClaimOut"), (RepairOutput, "IdClaimOut")):
+            definition = citing_schema(output, chunks, grammar=grammar)["$defs"][claim]
+            assert list(definition["properties"])[-2:] == ["citations", "text"]
+            assert definition["required"][-2:] == ["citations", "text"]
+        bullet = reduce_schema(ReduceOutput, ["K1"], grammar=grammar)["$defs"]["BulletOut"]
+        assert list(bullet["properties"]) == ["claim_ids", "text"]
+        assert bullet["required"] == ["claim_ids", "text"]
+    # The generic schema (and so the model's reply model) is unchanged.
+    assert list(MapOutput.model_json_schema()["$defs"]["ClaimOut"]["properties"]) == [
+        "text",
+        "citations",
+    ]

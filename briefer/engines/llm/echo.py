@@ -11,6 +11,12 @@ example's passage id), or a phrase of 12 characters or more that the template's 
 holds; in the last two cases only if the request's variable parts (the passages, the
 claims) do not hold it too. A reply is an echo when more than half of its items have such a field;
 a few bad items alone are left to the validator, which records why each fails.
+
+``TemplateEcho.clean`` strips what a small model copies *into* a text it otherwise writes
+itself: an id in front of it (``S2.P7:``, ``[S2.P7]``, ``(K3)``, or a listed id and a space,
+as the prompt shows its lines), a field label (``text:``, ``"claim":``) and the template's
+own instruction phrases. It runs before validation and is deterministic; the validator still
+judges what is left.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from string import Template
+from typing import TypeVar
 
 from briefer.engines.llm.io import (
     BriefOutput,
+    BulletOut,
     CitationOut,
     MapOutput,
     ReduceOutput,
@@ -34,6 +42,17 @@ _FIELD_NAMES = frozenset(
 _ONLY_DOTS = re.compile(r"^[\s.…·_\-]*$")
 _STAND_IN = re.compile(r"^<[^<>]{1,40}>$|^\{[^{}]{0,40}\}$|^\[[^\[\]]{0,40}\]$")
 _MIN_COPIED = 12
+# An id as prompts show them: dotted (S2.P7, S1.C1, L1.2.3) or a claim's K<n>.
+_ID = r"(?:[A-Z]{1,2}\d+(?:\.[A-Z]{0,2}\d+)+|K\d+)"
+_IDS = rf"{_ID}(?:\s*[,;/&]\s*{_ID})*"
+_BRACKETED_IDS = re.compile(rf"\s*[\[(]\s*{_IDS}\s*[\])]")
+_LEADING_ID = re.compile(rf"^{_IDS}\s*[:\-\u2013\u2014|.]\s+|^{_IDS}\s*:\s*")
+_LABEL = re.compile(
+    r"^[\"']?(?:text|claim|bullet|fact|quote|sentence|title|passage)[\"']?\s*[:=]\s*",
+    re.IGNORECASE,
+)
+_PIECES = re.compile(r"(?<=[.;!?])\s+")
+_EDGE_JUNK = " \t\"'`:;,-\u2013\u2014|"
 
 
 def _normal(text: str) -> str:
@@ -59,6 +78,42 @@ class TemplateEcho:
             return True  # a value of the example, such as its passage id
         normal = normal.rstrip(".")
         return len(normal) >= _MIN_COPIED and normal in self._fixed and normal not in self._variable
+
+    def clean(self, text: str, ids: Iterable[str] = ()) -> str:
+        """Return ``text`` without copied ids, field labels and instruction phrases.
+
+        ``ids`` are the ids the request listed (passages, claims): one of them in front of
+        the text followed by a space is stripped too; any dotted id or ``K<n>`` is stripped
+        when a colon or dash follows it or brackets enclose it. Pieces (sentences, clauses
+        ending in ``;``) copied from the template's fixed text are dropped, and so is a
+        copied opening of a piece. What remains is returned with its spacing tidied; it may
+        be empty.
+        """
+        known = {i.strip() for i in ids if i.strip()}
+        text = " ".join(text.split())
+        previous = None
+        while text != previous:
+            previous = text
+            text = _LABEL.sub("", text)
+            text = _LEADING_ID.sub("", text)
+            text = _BRACKETED_IDS.sub("", text).strip()
+            first = text.split(" ", 1)
+            if len(first) == 2 and first[0].rstrip(":") in known:
+                text = first[1]
+            text = text.strip(_EDGE_JUNK)
+        kept = [self._without_copied_opening(p) for p in _PIECES.split(text)]
+        return " ".join(p for p in kept if p).strip(_EDGE_JUNK)
+
+    def _without_copied_opening(self, piece: str) -> str:
+        """Return ``piece`` without its longest opening copied from the template ("" if all)."""
+        words = piece.split()
+        for cut in range(len(words), 0, -1):
+            opening = _normal(" ".join(words[:cut])).rstrip(".;:,")
+            if len(opening) < _MIN_COPIED:
+                break
+            if opening in self._fixed and opening not in self._variable:
+                return _LABEL.sub("", " ".join(words[cut:])).strip(_EDGE_JUNK)
+        return piece
 
     def reply_echoes(self, items: Sequence[Iterable[str]]) -> bool:
         """Return whether more than half of ``items`` (each its field values) echo the template."""
@@ -115,3 +170,46 @@ class _BulletCheck:
             f'start of their lines (for example {self._example}). The "title" names what '
             "happened. Reply with only the JSON object."
         )
+
+
+CitingReply = TypeVar("CitingReply", MapOutput, RepairOutput, BriefOutput)
+BulletReply = TypeVar("BulletReply", ReduceOutput, BriefOutput)
+
+
+def clean_claims(output: CitingReply, echo: TemplateEcho, ids: Iterable[str]) -> CitingReply:
+    """Return ``output`` with every claim's (and bullet's) text cleaned (``TemplateEcho.clean``).
+
+    A claim whose text held nothing but copied ids, labels or instructions takes the sentence
+    it quotes as its text: the quote is the model's own pick, and it states the fact verbatim.
+    """
+    known = list(ids)
+    claims = []
+    for claim in output.claims:
+        text = echo.clean(claim.text, known)
+        if not text and claim.text.strip() and claim.citations:
+            text = " ".join(claim.citations[0].quote.split())
+        claims.append(claim.model_copy(update={"text": text}))
+    cleaned = output.model_copy(update={"claims": claims})
+    if isinstance(cleaned, BriefOutput):
+        return clean_bullets(cleaned, echo, known)
+    return cleaned
+
+
+def clean_bullets(output: BulletReply, echo: TemplateEcho, ids: Iterable[str]) -> BulletReply:
+    """Return ``output`` with every bullet's text and the title cleaned (``TemplateEcho.clean``)."""
+    known = list(ids)
+
+    def bullets(items: Sequence[BulletOut]) -> list[BulletOut]:
+        return [b.model_copy(update={"text": echo.clean(b.text, known)}) for b in items]
+
+    sections = [
+        s.model_copy(update={"bullets": bullets(s.bullets), "title": echo.clean(s.title, known)})
+        for s in output.sections
+    ]
+    return output.model_copy(
+        update={
+            "title": echo.clean(output.title, known),
+            "sections": sections,
+            "differences": bullets(output.differences),
+        }
+    )

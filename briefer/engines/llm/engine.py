@@ -32,7 +32,7 @@ from typing import TypeVar
 from briefer.config import Budgets, Settings, budgets_for, estimate_cost, window_origin
 from briefer.engines.llm.cache import Tracer
 from briefer.engines.llm.client import LLMClient
-from briefer.engines.llm.echo import TemplateEcho
+from briefer.engines.llm.echo import TemplateEcho, clean_claims
 from briefer.engines.llm.io import (
     BriefOutput,
     CitationOut,
@@ -642,10 +642,17 @@ class LLMEngine:
             else citing_schema(output, chunks, grammar=grammar, max_claims=_claim_cap(chunks))
         )
         first = next((p.id for c in chunks for p in c.passages), "S1.P1")
-        echo = TemplateEcho(self.templates[template], variables).reask_for_claims(first)
-        return self.client.complete(
-            messages, output, label=label, schema=schema, reask_if=echo, max_tokens=max_tokens
+        echo = TemplateEcho(self.templates[template], variables)
+        reply = self.client.complete(
+            messages,
+            output,
+            label=label,
+            schema=schema,
+            reask_if=echo.reask_for_claims(first),
+            max_tokens=max_tokens,
         )
+        # Copied ids, labels and instruction phrases go before the validator sees the texts.
+        return clean_claims(reply, echo, (p.id for c in chunks for p in c.passages))
 
     def _trace(self, label: str, data: object) -> None:
         if self.tracer is not None:

@@ -23,7 +23,7 @@ from briefer.errors import PromptError
 from briefer.models import PromptRef
 
 # Switch a template's default version here, and only here.
-DEFAULT_VERSIONS: dict[str, int] = {"map": 3, "reduce": 3, "repair": 2, "brief": 3, "verify": 1}
+DEFAULT_VERSIONS: dict[str, int] = {"map": 4, "reduce": 4, "repair": 2, "brief": 3, "verify": 1}
 
 _FILE_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)\.v(?P<version>\d+)\.md$")
 _ROLE_LINE = re.compile(r"^\[(system|user|assistant)\]\s*$", re.MULTILINE)

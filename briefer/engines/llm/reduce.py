@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from briefer.engines.llm.cache import Tracer
 from briefer.engines.llm.client import LLMClient
-from briefer.engines.llm.echo import TemplateEcho
+from briefer.engines.llm.echo import TemplateEcho, clean_bullets
 from briefer.engines.llm.io import (
     DIFFERENCES_TITLE,
     BulletOut,
@@ -108,7 +108,7 @@ class Reducer:
         by_id = {i.id: i.claim_ids for i in items}
         self.client.progress.expect("reduce", 1)
         output = self._call(items, sources, options, _FINAL_SCOPE, "reduce")
-        draft = to_draft(output, by_id)
+        draft = to_draft(output, by_id, restated_claims(items))
         # The pipeline fits the word budget after validation, so a rejected bullet never
         # takes the place of one that would have been shown.
         self._trace("draft", draft)
@@ -187,7 +187,7 @@ class Reducer:
             else reduce_schema(ReduceOutput, [i.id for i in items], grammar=narrowing == "grammar")
         )
         echo = TemplateEcho(self.template, variables)
-        return self.client.complete(
+        reply = self.client.complete(
             messages,
             ReduceOutput,
             label=label,
@@ -195,6 +195,7 @@ class Reducer:
             reask_if=echo.reask_for_bullets(items[0].id if items else "K1"),
             max_tokens=self.max_tokens,
         )
+        return clean_bullets(reply, echo, [i.id for i in items])
 
     def _trace(self, label: str, data: object) -> None:
         if self.tracer is not None:
@@ -220,19 +221,31 @@ def claim_listing(
     return values
 
 
-def to_draft(output: ReduceOutput, claim_ids: dict[str, list[str]]) -> Draft:
+def to_draft(
+    output: ReduceOutput,
+    claim_ids: dict[str, list[str]],
+    restated: dict[str, list[str]] | None = None,
+) -> Draft:
     """Return the draft of a reduce reply, each cited id expanded to the claims it stands for.
 
     An id the model made up is kept (marked by ``unknown_id``), so the pipeline rejects that
     bullet as citing an unknown claim instead of the bullet silently losing part of its support.
+    A bullet whose text is word for word a listed claim's (``restated``: see
+    ``restated_claims``) cites that claim first, whatever ids the model gave it (the claim
+    was validated with exactly that text), then the listed claims the model cited with it.
     """
+    same = restated or {}
     sections = [
-        DraftSection(title=s.title.strip() or "Key points", bullets=_bullets(s.bullets, claim_ids))
+        DraftSection(
+            title=s.title.strip() or "Key points", bullets=_bullets(s.bullets, claim_ids, same)
+        )
         for s in output.sections
     ]
     if output.differences:
         sections.append(
-            DraftSection(title=DIFFERENCES_TITLE, bullets=_bullets(output.differences, claim_ids))
+            DraftSection(
+                title=DIFFERENCES_TITLE, bullets=_bullets(output.differences, claim_ids, same)
+            )
         )
     return Draft(
         title=" ".join(output.title.split()) or "Briefing",
@@ -305,14 +318,34 @@ def unknown_id(cited: str) -> str:
     return f"unknown:{cited.strip()}"
 
 
-def _bullets(bullets: Sequence[BulletOut], claim_ids: dict[str, list[str]]) -> list[DraftBullet]:
+def restated_claims(items: Sequence[ReduceItem]) -> dict[str, list[str]]:
+    """Return the claims each listed text stands for, keyed as ``_restatement_key`` keys it."""
+    restated: dict[str, list[str]] = {}
+    for item in items:
+        restated.setdefault(_restatement_key(item.text), list(item.claim_ids))
+    return restated
+
+
+def _restatement_key(text: str) -> str:
+    """Return ``text`` as compared for a restatement: case, spacing, quotes, end stop aside."""
+    return _same_text_key(text).lower().rstrip(" .")
+
+
+def _bullets(
+    bullets: Sequence[BulletOut],
+    claim_ids: dict[str, list[str]],
+    restated: dict[str, list[str]] | None = None,
+) -> list[DraftBullet]:
     drafted = []
     for bullet in bullets:
         text = " ".join(bullet.text.split())
         if not text:
             continue
-        expanded: list[str] = []
+        same = (restated or {}).get(_restatement_key(text))
+        expanded: list[str] = list(same or [])
         for cited in bullet.claim_ids:
+            if same is not None and cited.strip() not in claim_ids:
+                continue  # the restated claim supports the bullet; a made-up id adds nothing
             for claim_id in claim_ids.get(cited.strip(), [unknown_id(cited)]):
                 if claim_id not in expanded:
                     expanded.append(claim_id)

@@ -12,6 +12,11 @@ Where the server enforces the schema, each request therefore says exactly what i
   construction; claim and bullet texts get a length range and lists a maximum length, which
   stops a looping model inside the grammar instead of at the server's context limit.
 
+In every narrowed schema a claim's ``citations`` come before its ``text`` and a bullet's
+``claim_ids`` before its ``text``: servers generate the fields in the schema's order, so a
+model first picks what it cites (constrained) and then writes the text right after it, where a
+small model restates what it just quoted instead of drifting or copying the prompt.
+
 Only keywords llama.cpp's ``json-schema-to-grammar`` implements are used (``enum``,
 ``anyOf``, ``minLength``, ``maxLength``, ``maxItems``, ``$ref`` into ``$defs``,
 ``additionalProperties: false``); ``tests/test_schemas.py`` keeps it so.
@@ -88,7 +93,20 @@ def citing_schema(
         }
     if grammar:
         _bound_texts(schema, max_claims)
+    for name in ("ClaimOut", "IdClaimOut"):
+        if name in defs:
+            _put_first(defs[name], "id", "citations")
     return schema
+
+
+def _put_first(definition: Schema, *names: str) -> None:
+    """Reorder ``definition``'s properties (and ``required``) so ``names`` come first."""
+    properties = definition["properties"]
+    order = [n for n in names if n in properties] + [n for n in properties if n not in names]
+    definition["properties"] = {n: properties[n] for n in order}
+    if "required" in definition:
+        required = set(definition["required"])
+        definition["required"] = [n for n in order if n in required]
 
 
 def reduce_schema(output: type[BaseModel], item_ids: Sequence[str], *, grammar: bool) -> Schema:
@@ -103,6 +121,7 @@ def reduce_schema(output: type[BaseModel], item_ids: Sequence[str], *, grammar: 
     }
     if grammar:
         _bound_texts(schema, 0)
+    _put_first(bullet, "claim_ids")
     return schema
 
 
