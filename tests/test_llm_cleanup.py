@@ -8,8 +8,15 @@ sentence), over made-up passages.
 from __future__ import annotations
 
 import pytest
+from test_llm_engine import make_source
 
-from briefer.engines.llm.echo import TemplateEcho, clean_bullets, clean_claims
+from briefer.chunking import chunk_source
+from briefer.engines.llm.echo import (
+    TemplateEcho,
+    cite_copied_sentences,
+    clean_bullets,
+    clean_claims,
+)
 from briefer.engines.llm.io import (
     BulletOut,
     CitationOut,
@@ -21,6 +28,8 @@ from briefer.engines.llm.io import (
 )
 from briefer.engines.llm.prompts import load_prompt
 from briefer.engines.llm.reduce import restated_claims, to_draft
+from briefer.models import Passage
+from briefer.tokens import count_tokens
 
 PASSAGES = (
     "[S2.P7] The harbour board said the ferry will resume on Monday. It carried 40 people.\n"
@@ -121,7 +130,7 @@ def test_reduce_bullets_and_title_are_cleaned() -> None:
 
 
 def test_a_bullet_restating_a_claim_cites_that_claim_whatever_ids_it_gave() -> None:
-    """The restated claim comes first; listed claims cited with it stay, a made-up id goes."""
+    """The restated claim is cited; the model's other ids stay only when it cited that claim."""
     items = [
         ReduceItem(id="K1", text=SENTENCE, source_ids=["S2"], claim_ids=["K1", "K4"]),
         ReduceItem(id="K2", text="Repairs cost 3.5 million.", source_ids=["S3"], claim_ids=["K2"]),
@@ -134,7 +143,8 @@ def test_a_bullet_restating_a_claim_cites_that_claim_whatever_ids_it_gave() -> N
                 bullets=[
                     # SmolLM2 wrote claim K1's text and cited the wrong claim.
                     BulletOut(text=SENTENCE.lower().rstrip("."), claim_ids=["K9"]),
-                    BulletOut(text=SENTENCE, claim_ids=["K2"]),
+                    BulletOut(text=SENTENCE, claim_ids=["K2"]),  # ids pointing elsewhere
+                    BulletOut(text=SENTENCE, claim_ids=["K2", "K1", "K7"]),  # a merge
                     BulletOut(text="The ferry is back and repairs were costly.", claim_ids=["K2"]),
                 ],
             )
@@ -143,5 +153,42 @@ def test_a_bullet_restating_a_claim_cites_that_claim_whatever_ids_it_gave() -> N
     draft = to_draft(reply, {i.id: i.claim_ids for i in items}, restated_claims(items))
     bullets = draft.sections[0].bullets
     assert bullets[0].claim_ids == ["K1", "K4"]  # K1 and the repeat it stands for
-    assert bullets[1].claim_ids == ["K1", "K4", "K2"]  # and what the model merged into it
-    assert bullets[2].claim_ids == ["K2"]  # a text of its own keeps the model's citations
+    assert bullets[1].claim_ids == ["K1", "K4"]
+    assert bullets[2].claim_ids == ["K1", "K4", "K2"]  # what it merged, less the made-up K7
+    assert bullets[3].claim_ids == ["K2"]  # a text of its own keeps the model's citations
+
+
+def _passage(passage_id: str, text: str) -> Passage:
+    source = make_source(passage_id.split(".")[0], "Harbour news", [text])
+    (chunk,) = chunk_source(source, count_tokens)[1]
+    return chunk.passages[0].model_copy(update={"id": passage_id})
+
+
+def test_a_claim_copying_the_next_sentences_is_cited_where_they_are() -> None:
+    """SmolLM2 quoted one sentence, then went on copying the story as the claim's text."""
+    first = _passage("S2.P7", f"{SENTENCE} It carried 40 people on its last run.")
+    second = _passage("S2.P8", "Repairs cost the town 3.5 million. The work took a year.")
+    quoted = CitationOut(passage_id="S2.P7", quote=SENTENCE)
+    reply = MapOutput(
+        claims=[
+            ClaimOut(  # two copied sentences of another passage, the last cut off
+                text="Repairs cost the town 3.5 million. The work took a ye",
+                citations=[quoted],
+            ),
+            ClaimOut(  # its quote and the sentence after it: one claim each
+                text=f"{SENTENCE} It carried 40 people on its last run.",
+                citations=[quoted],
+            ),
+            ClaimOut(text=SENTENCE, citations=[quoted]),  # restates its quote: kept
+            ClaimOut(text="The ferry is back, officials said.", citations=[quoted]),  # own words
+        ]
+    )
+    claims = cite_copied_sentences(reply, [first, second]).claims
+    assert [(c.text, c.citations[0].passage_id) for c in claims] == [
+        ("Repairs cost the town 3.5 million.", "S2.P8"),
+        (SENTENCE, "S2.P7"),
+        ("It carried 40 people on its last run.", "S2.P7"),
+        (SENTENCE, "S2.P7"),
+        ("The ferry is back, officials said.", "S2.P7"),
+    ]
+    assert all(c.citations[0].quote == c.text for c in claims[:4])

@@ -32,6 +32,7 @@ from briefer.tokens import count_tokens
 
 ARTICLES = Path(__file__).parents[1] / "examples" / "istanbul-talks" / "articles"
 SERVER_VAR, MODEL_VAR = "BRIEFER_TEST_LLAMA_SERVER", "BRIEFER_TEST_LLAMA_MODEL"
+RECORD_VAR = "BRIEFER_TEST_LLAMA_RECORD"  # optional: record the run's cassette to this file
 CONTEXT = 4096
 STARTUP_SECONDS = 180
 RUN_SECONDS = 3600
@@ -96,6 +97,9 @@ def test_brief_runs_end_to_end_against_llama_server(llama_server: str, tmp_path:
     command = [sys.executable, "-m", "briefer", "brief", str(ARTICLES)]
     command += ["--base-url", llama_server, "--model", "smollm2", "--format", "json"]
     command += ["--no-cache", "--trace", str(trace), "--concurrency", "1"]
+    record = os.environ.get(RECORD_VAR, "")
+    if record:  # keep the run's exchanges as a cassette (tests/data/README.md)
+        command += ["--record", record, "--force"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIEFER_", "OPENAI_"))} | {
         # No --context-window: briefer must learn the window and the slots from the server.
         # One thread on a shared machine: SmolLM2 generated 6 tokens/s under the grammar here.
@@ -104,6 +108,7 @@ def test_brief_runs_end_to_end_against_llama_server(llama_server: str, tmp_path:
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=RUN_SECONDS, check=False
     )
+    print(result.stderr)  # what was learnt, progress, notes, usage: shown with pytest -s
     assert result.returncode == 0, result.stderr[-3000:]
     briefing = Briefing.model_validate_json(result.stdout)
     assert briefing.provenance.engine == "llm"

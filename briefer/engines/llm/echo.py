@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from string import Template
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from briefer.engines.llm.io import (
     BriefOutput,
@@ -35,6 +35,8 @@ from briefer.engines.llm.io import (
     RepairOutput,
 )
 from briefer.engines.llm.prompts import PromptTemplate
+from briefer.engines.llm.schemas import passage_sentences
+from briefer.models import Passage
 
 _FIELD_NAMES = frozenset(
     {"text", "quote", "passage_id", "citations", "claims", "id", "claim_ids", "title", "bullets"}
@@ -213,3 +215,46 @@ def clean_bullets(output: BulletReply, echo: TemplateEcho, ids: Iterable[str]) -
             "differences": bullets(output.differences),
         }
     )
+
+
+def cite_copied_sentences(output: CitingReply, passages: Sequence[Passage]) -> CitingReply:
+    """Return ``output`` with each claim that only copies passage sentences cited where they are.
+
+    A small model often writes as a claim's text the sentences that follow the ones it quoted
+    (it goes on copying the story) rather than restating its quote. When a claim's whole text
+    is sentences of the passages shown, word for word (a last one may be cut off by the
+    text's length limit), and its quotes do not hold all of them, the claim becomes one claim
+    per copied sentence, each quoting that sentence from its own passage. Any other claim is
+    left as it is, for the validator to judge.
+    """
+    where: dict[str, tuple[str, str]] = {}
+    for passage in passages:
+        for sentence in passage_sentences(passage):
+            where.setdefault(_normal(sentence), (passage.id, sentence))
+    by_length = sorted(where, key=len, reverse=True)
+    claims: list[Any] = []
+    for claim in output.claims:
+        copied = _copied_sentences(_normal(claim.text), by_length)
+        quoted = " ".join(_normal(c.quote) for c in claim.citations)
+        if not copied or all(s in quoted for s in copied):
+            claims.append(claim)
+            continue
+        for sentence in copied:
+            passage_id, text = where[sentence]
+            citation = CitationOut(passage_id=passage_id, quote=text)
+            claims.append(claim.model_copy(update={"text": text, "citations": [citation]}))
+    return output.model_copy(update={"claims": claims})
+
+
+def _copied_sentences(text: str, sentences: Sequence[str]) -> list[str]:
+    """Return the sentences ``text`` is made of, in order, or [] if it holds anything else."""
+    found: list[str] = []
+    rest = text
+    while rest:
+        sentence = next((s for s in sentences if rest.startswith(s)), None)
+        if sentence is None:
+            cut_off = bool(found) and any(s.startswith(rest) for s in sentences)
+            return found if cut_off else []
+        found.append(sentence)
+        rest = rest[len(sentence) :].strip()
+    return found

@@ -32,7 +32,7 @@ from typing import TypeVar
 from briefer.config import Budgets, Settings, budgets_for, estimate_cost, window_origin
 from briefer.engines.llm.cache import Tracer
 from briefer.engines.llm.client import LLMClient
-from briefer.engines.llm.echo import TemplateEcho, clean_claims
+from briefer.engines.llm.echo import TemplateEcho, cite_copied_sentences, clean_claims
 from briefer.engines.llm.io import (
     BriefOutput,
     CitationOut,
@@ -651,8 +651,11 @@ class LLMEngine:
             reask_if=echo.reask_for_claims(first),
             max_tokens=max_tokens,
         )
-        # Copied ids, labels and instruction phrases go before the validator sees the texts.
-        return clean_claims(reply, echo, (p.id for c in chunks for p in c.passages))
+        # Copied ids, labels and instruction phrases go before the validator sees the texts;
+        # a text copied from the passages is cited where it was copied from.
+        passages = [p for c in chunks for p in c.passages]
+        cleaned = clean_claims(reply, echo, (p.id for p in passages))
+        return cite_copied_sentences(cleaned, passages)
 
     def _trace(self, label: str, data: object) -> None:
         if self.tracer is not None:

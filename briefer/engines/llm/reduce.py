@@ -231,8 +231,9 @@ def to_draft(
     An id the model made up is kept (marked by ``unknown_id``), so the pipeline rejects that
     bullet as citing an unknown claim instead of the bullet silently losing part of its support.
     A bullet whose text is word for word a listed claim's (``restated``: see
-    ``restated_claims``) cites that claim first, whatever ids the model gave it (the claim
-    was validated with exactly that text), then the listed claims the model cited with it.
+    ``restated_claims``) cites that claim, whatever ids the model gave it (the claim was
+    validated with exactly that text); the other listed claims the model cited stay only if
+    it cited the restated claim among them (a merge), not when its ids point elsewhere.
     """
     same = restated or {}
     sections = [
@@ -342,6 +343,13 @@ def _bullets(
         if not text:
             continue
         same = (restated or {}).get(_restatement_key(text))
+        cited_ids = [c.strip() for c in bullet.claim_ids]
+        if same is not None:
+            # The model's own ids stand only if it cited the claim it restates among them.
+            expanded_by_model = {i for c in cited_ids for i in claim_ids.get(c, [])}
+            if not set(same) & expanded_by_model:
+                drafted.append(DraftBullet(text=text, claim_ids=list(same)))
+                continue
         expanded: list[str] = list(same or [])
         for cited in bullet.claim_ids:
             if same is not None and cited.strip() not in claim_ids:
