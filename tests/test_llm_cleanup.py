@@ -172,13 +172,14 @@ def test_a_claim_copying_the_next_sentences_is_cited_where_they_are() -> None:
     reply = MapOutput(
         claims=[
             ClaimOut(  # two copied sentences of another passage, the last cut off
-                text="Repairs cost the town 3.5 million. The work took a ye",
+                text="Repairs cost the town 3.5 million. The work took a. ",
                 citations=[quoted],
             ),
             ClaimOut(  # its quote and the sentence after it: one claim each
                 text=f"{SENTENCE} It carried 40 people on its last run.",
                 citations=[quoted],
             ),
+            ClaimOut(text=f"{SENTENCE} {SENTENCE} {SENTENCE}", citations=[quoted]),  # looping
             ClaimOut(text=SENTENCE, citations=[quoted]),  # restates its quote: kept
             ClaimOut(text="The ferry is back, officials said.", citations=[quoted]),  # own words
         ]
@@ -189,6 +190,7 @@ def test_a_claim_copying_the_next_sentences_is_cited_where_they_are() -> None:
         (SENTENCE, "S2.P7"),
         ("It carried 40 people on its last run.", "S2.P7"),
         (SENTENCE, "S2.P7"),
+        (SENTENCE, "S2.P7"),
         ("The ferry is back, officials said.", "S2.P7"),
     ]
-    assert all(c.citations[0].quote == c.text for c in claims[:4])
+    assert all(c.citations[0].quote == c.text for c in claims[:5])

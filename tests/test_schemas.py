@@ -84,7 +84,7 @@ def test_grammar_schema_pairs_each_passage_id_with_its_own_sentences() -> None:
     assert len(branches[0]["properties"]["quote"]["enum"]) == 2  # S1.P1 has two sentences
     claim = schema["$defs"]["ClaimOut"]["properties"]
     assert claim["text"]["minLength"] > 3  # "..." cannot be a claim
-    assert (claim["citations"]["minItems"], claim["citations"]["maxItems"]) == (1, 3)
+    assert (claim["citations"]["minItems"], claim["citations"]["maxItems"]) == (1, 1)
     assert schema["properties"]["claims"]["maxItems"] == 12
     assert _keywords(schema) <= LLAMA_CPP_KEYWORDS
 

@@ -223,8 +223,9 @@ def cite_copied_sentences(output: CitingReply, passages: Sequence[Passage]) -> C
     A small model often writes as a claim's text the sentences that follow the ones it quoted
     (it goes on copying the story) rather than restating its quote. When a claim's whole text
     is sentences of the passages shown, word for word (a last one may be cut off by the
-    text's length limit), and its quotes do not hold all of them, the claim becomes one claim
-    per copied sentence, each quoting that sentence from its own passage. Any other claim is
+    text's length limit), and its quotes do not hold all of them or it repeats one (a looping
+    model), the claim becomes one claim per distinct copied sentence, each quoting that
+    sentence from its own passage. Any other claim is
     left as it is, for the validator to judge.
     """
     where: dict[str, tuple[str, str]] = {}
@@ -236,10 +237,11 @@ def cite_copied_sentences(output: CitingReply, passages: Sequence[Passage]) -> C
     for claim in output.claims:
         copied = _copied_sentences(_normal(claim.text), by_length)
         quoted = " ".join(_normal(c.quote) for c in claim.citations)
-        if not copied or all(s in quoted for s in copied):
+        distinct = list(dict.fromkeys(copied))
+        if not copied or (all(s in quoted for s in copied) and len(distinct) == len(copied)):
             claims.append(claim)
             continue
-        for sentence in copied:
+        for sentence in distinct:
             passage_id, text = where[sentence]
             citation = CitationOut(passage_id=passage_id, quote=text)
             claims.append(claim.model_copy(update={"text": text, "citations": [citation]}))
@@ -253,7 +255,8 @@ def _copied_sentences(text: str, sentences: Sequence[str]) -> list[str]:
     while rest:
         sentence = next((s for s in sentences if rest.startswith(s)), None)
         if sentence is None:
-            cut_off = bool(found) and any(s.startswith(rest) for s in sentences)
+            opening = rest.rstrip(" .;,")
+            cut_off = bool(found) and any(s.startswith(opening) for s in sentences)
             return found if cut_off else []
         found.append(sentence)
         rest = rest[len(sentence) :].strip()

@@ -42,7 +42,10 @@ MAX_ENUM_IDS = 500  # OpenAI's strict mode allows 1,000 enum values in a whole s
 MAX_QUOTE_CHARS = 60_000  # beyond this the grammar grows slow to build; ids stay constrained
 TEXT_LENGTH = (8, 400)  # characters of a claim's or bullet's text
 TITLE_LENGTH = (3, 120)
-MAX_CITATIONS = 3  # per claim
+# Per claim, on grammar servers: one fact, one quoted sentence (reduce merges across sources).
+# Given room for three, SmolLM2-135M quoted three neighbouring sentences for every claim, so a
+# reply held three claims at most before its token limit.
+MAX_CITATIONS = 1
 MAX_CLAIM_IDS = 8  # per bullet
 
 
