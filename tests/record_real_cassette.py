@@ -3,6 +3,10 @@
 Usage: ``python tests/record_real_cassette.py examples/<case> BASE_URL "LABEL"``, then
 ``briefer check examples/<case> --update`` and read the diff against the sources.
 
+``python tests/record_real_cassette.py --label CASSETTE "LABEL"`` labels a cassette recorded
+otherwise (``briefer brief --record``, or tests/test_real_server.py with
+``BRIEFER_TEST_LLAMA_RECORD``) the same way: every line gets ``recorded_from`` first.
+
 Each golden of the case runs through the real LLM engine and openai client against the
 server at ``BASE_URL`` (e.g. a llama-server started as tests/test_real_server.py starts it),
 with the settings the case pins. Every exchange is written to the case's cassette, each line
@@ -57,7 +61,24 @@ def record_case(case: Path, base_url: str, label: str) -> Path:
     return target
 
 
+def label_cassette(cassette: Path, label: str) -> Path:
+    """Put ``"recorded_from": label`` first on every line of ``cassette``; return its path."""
+    lines = cassette.read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines if line.strip()]
+    labelled = [
+        {"recorded_from": label, **{k: v for k, v in e.items() if k != "recorded_from"}}
+        for e in entries
+    ]
+    cassette.write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in labelled), encoding="utf-8"
+    )
+    return cassette
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 4:
         sys.exit(__doc__)
-    print(f"recorded {record_case(Path(sys.argv[1]), sys.argv[2], sys.argv[3])}")
+    if sys.argv[1] == "--label":
+        print(f"labelled {label_cassette(Path(sys.argv[2]), sys.argv[3])}")
+    else:
+        print(f"recorded {record_case(Path(sys.argv[1]), sys.argv[2], sys.argv[3])}")

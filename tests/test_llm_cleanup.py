@@ -181,6 +181,10 @@ def test_a_claim_copying_the_next_sentences_is_cited_where_they_are() -> None:
             ),
             ClaimOut(text=f"{SENTENCE} {SENTENCE} {SENTENCE}", citations=[quoted]),  # looping
             ClaimOut(text=SENTENCE, citations=[quoted]),  # restates its quote: kept
+            ClaimOut(text=f"{SENTENCE} The harbour has proven to", citations=[quoted]),
+            ClaimOut(  # a sentence of its own after the copied one: left to the validator
+                text=f"{SENTENCE} Both sides rejected it.", citations=[quoted]
+            ),
             ClaimOut(text="The ferry is back, officials said.", citations=[quoted]),  # own words
         ]
     )
@@ -191,6 +195,8 @@ def test_a_claim_copying_the_next_sentences_is_cited_where_they_are() -> None:
         ("It carried 40 people on its last run.", "S2.P7"),
         (SENTENCE, "S2.P7"),
         (SENTENCE, "S2.P7"),
+        (SENTENCE, "S2.P7"),  # the unfinished words after it are dropped
+        (f"{SENTENCE} Both sides rejected it.", "S2.P7"),
         ("The ferry is back, officials said.", "S2.P7"),
     ]
-    assert all(c.citations[0].quote == c.text for c in claims[:5])
+    assert all(c.citations[0].quote == c.text for c in claims[:6])

@@ -54,6 +54,7 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 _PIECES = re.compile(r"(?<=[.;!?])\s+")
+_STOP = re.compile(r"[.!?…]")
 _EDGE_JUNK = " \t\"'`:;,-\u2013\u2014|"
 
 
@@ -222,10 +223,11 @@ def cite_copied_sentences(output: CitingReply, passages: Sequence[Passage]) -> C
 
     A small model often writes as a claim's text the sentences that follow the ones it quoted
     (it goes on copying the story) rather than restating its quote. When a claim's whole text
-    is sentences of the passages shown, word for word (a last one may be cut off by the
-    text's length limit), and its quotes do not hold all of them or it repeats one (a looping
-    model), the claim becomes one claim per distinct copied sentence, each quoting that
-    sentence from its own passage. Any other claim is
+    is sentences of the passages shown, word for word, perhaps followed by an unfinished one
+    (cut off by the text's length limit, or stopped mid-sentence: words with no full stop),
+    and its quotes do not hold all of them, or it repeats one (a looping model), or it ends
+    unfinished, the claim becomes one claim per distinct copied sentence, each quoting that
+    sentence from its own passage; the unfinished words are dropped. Any other claim is
     left as it is, for the validator to judge.
     """
     where: dict[str, tuple[str, str]] = {}
@@ -235,10 +237,10 @@ def cite_copied_sentences(output: CitingReply, passages: Sequence[Passage]) -> C
     by_length = sorted(where, key=len, reverse=True)
     claims: list[Any] = []
     for claim in output.claims:
-        copied = _copied_sentences(_normal(claim.text), by_length)
+        copied, whole = _copied_sentences(_normal(claim.text), by_length)
         quoted = " ".join(_normal(c.quote) for c in claim.citations)
         distinct = list(dict.fromkeys(copied))
-        if not copied or (all(s in quoted for s in copied) and len(distinct) == len(copied)):
+        if not copied or (whole and all(s in quoted for s in distinct) and distinct == copied):
             claims.append(claim)
             continue
         for sentence in distinct:
@@ -248,16 +250,19 @@ def cite_copied_sentences(output: CitingReply, passages: Sequence[Passage]) -> C
     return output.model_copy(update={"claims": claims})
 
 
-def _copied_sentences(text: str, sentences: Sequence[str]) -> list[str]:
-    """Return the sentences ``text`` is made of, in order, or [] if it holds anything else."""
+def _copied_sentences(text: str, sentences: Sequence[str]) -> tuple[list[str], bool]:
+    """Return the sentences ``text`` is made of, in order, or [] if it holds anything else,
+    and whether it ends with the last of them (rather than an unfinished sentence)."""
     found: list[str] = []
     rest = text
     while rest:
         sentence = next((s for s in sentences if rest.startswith(s)), None)
         if sentence is None:
+            # What follows the copied sentences may only be an unfinished one: the opening of
+            # a sentence shown, or words with no end stop (the model stopped mid-sentence).
             opening = rest.rstrip(" .;,")
-            cut_off = bool(found) and any(s.startswith(opening) for s in sentences)
-            return found if cut_off else []
+            unfinished = any(s.startswith(opening) for s in sentences) or not _STOP.search(rest)
+            return (found, False) if found and unfinished else ([], False)
         found.append(sentence)
         rest = rest[len(sentence) :].strip()
-    return found
+    return found, True
