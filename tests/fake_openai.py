@@ -429,8 +429,13 @@ def merging_echo_model(request: dict[str, Any]) -> Reply:
     if "sections" in data and "claims" not in data:
         bullets = data["sections"][0]["bullets"]
         pairs = [bullets[i : i + 2] for i in range(0, len(bullets), 2)]
+        # A merged bullet in words of its own (not one claim's text word for word, which
+        # would make it that claim's restatement), shorter than the two it merges.
         data["sections"][0]["bullets"] = [
-            {"text": pair[0]["text"], "claim_ids": [c for b in pair for c in b["claim_ids"]]}
+            {
+                "text": pair[0]["text"].rstrip(".") + (", and more." if len(pair) > 1 else "."),
+                "claim_ids": [c for b in pair for c in b["claim_ids"]],
+            }
             for pair in pairs
         ]
         return Reply.json(data)

@@ -130,10 +130,16 @@ def test_reduce_bullets_and_title_are_cleaned() -> None:
 
 
 def test_a_bullet_restating_a_claim_cites_that_claim_whatever_ids_it_gave() -> None:
-    """The restated claim is cited; the model's other ids stay only when it cited that claim."""
+    """The restated claim is cited; other ids stay only in a merge of claims of the same fact."""
     items = [
         ReduceItem(id="K1", text=SENTENCE, source_ids=["S2"], claim_ids=["K1", "K4"]),
         ReduceItem(id="K2", text="Repairs cost 3.5 million.", source_ids=["S3"], claim_ids=["K2"]),
+        ReduceItem(
+            id="K5",
+            text="The ferry will resume on Monday, the harbour board said.",
+            source_ids=["S4"],
+            claim_ids=["K5"],
+        ),
     ]
     reply = ReduceOutput(
         title="Ferry to resume",
@@ -144,7 +150,7 @@ def test_a_bullet_restating_a_claim_cites_that_claim_whatever_ids_it_gave() -> N
                     # SmolLM2 wrote claim K1's text and cited the wrong claim.
                     BulletOut(text=SENTENCE.lower().rstrip("."), claim_ids=["K9"]),
                     BulletOut(text=SENTENCE, claim_ids=["K2"]),  # ids pointing elsewhere
-                    BulletOut(text=SENTENCE, claim_ids=["K2", "K1", "K7"]),  # a merge
+                    BulletOut(text=SENTENCE, claim_ids=["K2", "K1", "K7", "K5"]),  # a merge
                     BulletOut(text="The ferry is back and repairs were costly.", claim_ids=["K2"]),
                 ],
             )
@@ -154,7 +160,8 @@ def test_a_bullet_restating_a_claim_cites_that_claim_whatever_ids_it_gave() -> N
     bullets = draft.sections[0].bullets
     assert bullets[0].claim_ids == ["K1", "K4"]  # K1 and the repeat it stands for
     assert bullets[1].claim_ids == ["K1", "K4"]
-    assert bullets[2].claim_ids == ["K1", "K4", "K2"]  # what it merged, less the made-up K7
+    # What it merged that states the same fact (K5); not K2 (another fact) nor a made-up K7.
+    assert bullets[2].claim_ids == ["K1", "K4", "K5"]
     assert bullets[3].claim_ids == ["K2"]  # a text of its own keeps the model's citations
 
 

@@ -12,6 +12,7 @@ bullets whole.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -224,7 +225,7 @@ def claim_listing(
 def to_draft(
     output: ReduceOutput,
     claim_ids: dict[str, list[str]],
-    restated: dict[str, list[str]] | None = None,
+    restated: dict[str, ReduceItem] | None = None,
 ) -> Draft:
     """Return the draft of a reduce reply, each cited id expanded to the claims it stands for.
 
@@ -232,8 +233,8 @@ def to_draft(
     bullet as citing an unknown claim instead of the bullet silently losing part of its support.
     A bullet whose text is word for word a listed claim's (``restated``: see
     ``restated_claims``) cites that claim, whatever ids the model gave it (the claim was
-    validated with exactly that text); the other listed claims the model cited stay only if
-    it cited the restated claim among them (a merge), not when its ids point elsewhere.
+    validated with exactly that text); another listed claim the model cited stays only if it
+    cited the restated claim too (a merge) and that claim shares the fact (``_shares_the_fact``).
     """
     same = restated or {}
     sections = [
@@ -319,11 +320,11 @@ def unknown_id(cited: str) -> str:
     return f"unknown:{cited.strip()}"
 
 
-def restated_claims(items: Sequence[ReduceItem]) -> dict[str, list[str]]:
-    """Return the claims each listed text stands for, keyed as ``_restatement_key`` keys it."""
-    restated: dict[str, list[str]] = {}
+def restated_claims(items: Sequence[ReduceItem]) -> dict[str, ReduceItem]:
+    """Return the listed items by their text, keyed as ``_restatement_key`` keys it."""
+    restated: dict[str, ReduceItem] = {}
     for item in items:
-        restated.setdefault(_restatement_key(item.text), list(item.claim_ids))
+        restated.setdefault(_restatement_key(item.text), item)
     return restated
 
 
@@ -332,11 +333,25 @@ def _restatement_key(text: str) -> str:
     return _same_text_key(text).lower().rstrip(" .")
 
 
+_WORD = re.compile(r"\w{4,}")
+
+
+def _shares_the_fact(text: str, other: str) -> bool:
+    """Whether ``other`` holds most of the longer words of ``text`` or ``text`` of ``other``'s.
+
+    A bullet restating one claim keeps another claim the model merged into it only if this
+    holds: a small model cites claims it did not use.
+    """
+    words, others = set(_WORD.findall(text.lower())), set(_WORD.findall(other.lower()))
+    return bool(words and others) and 2 * len(words & others) >= min(len(words), len(others))
+
+
 def _bullets(
     bullets: Sequence[BulletOut],
     claim_ids: dict[str, list[str]],
-    restated: dict[str, list[str]] | None = None,
+    restated: dict[str, ReduceItem] | None = None,
 ) -> list[DraftBullet]:
+    listed = {i.id: i.text for i in (restated or {}).values()}
     drafted = []
     for bullet in bullets:
         text = " ".join(bullet.text.split())
@@ -345,15 +360,20 @@ def _bullets(
         same = (restated or {}).get(_restatement_key(text))
         cited_ids = [c.strip() for c in bullet.claim_ids]
         if same is not None:
-            # The model's own ids stand only if it cited the claim it restates among them.
-            expanded_by_model = {i for c in cited_ids for i in claim_ids.get(c, [])}
-            if not set(same) & expanded_by_model:
-                drafted.append(DraftBullet(text=text, claim_ids=list(same)))
-                continue
-        expanded: list[str] = list(same or [])
+            # The claim restated is cited; of the model's other ids, only the claims it cited
+            # together with that one (a merge) that state the same fact.
+            merged = (
+                [c for c in cited_ids if c in listed and _shares_the_fact(text, listed[c])]
+                if same.id in cited_ids
+                else []
+            )
+            expanded = list(same.claim_ids)
+            for cited in merged:
+                expanded += [c for c in claim_ids.get(cited, []) if c not in expanded]
+            drafted.append(DraftBullet(text=text, claim_ids=expanded))
+            continue
+        expanded = []
         for cited in bullet.claim_ids:
-            if same is not None and cited.strip() not in claim_ids:
-                continue  # the restated claim supports the bullet; a made-up id adds nothing
             for claim_id in claim_ids.get(cited.strip(), [unknown_id(cited)]):
                 if claim_id not in expanded:
                     expanded.append(claim_id)

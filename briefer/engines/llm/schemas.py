@@ -12,10 +12,11 @@ Where the server enforces the schema, each request therefore says exactly what i
   construction; claim and bullet texts get a length range and lists a maximum length, which
   stops a looping model inside the grammar instead of at the server's context limit.
 
-In every narrowed schema a claim's ``citations`` come before its ``text`` and a bullet's
-``claim_ids`` before its ``text``: servers generate the fields in the schema's order, so a
-model first picks what it cites (constrained) and then writes the text right after it, where a
-small model restates what it just quoted instead of drifting or copying the prompt.
+In every narrowed schema a claim's ``citations`` come before its ``text``, a bullet's
+``claim_ids`` before its ``text``, and a reduce reply's ``title`` after its bullets: servers
+generate the fields in the schema's order, so a model first picks what it cites (constrained)
+and then writes the text right after it, where a small model restates what it just quoted
+instead of drifting or copying the prompt.
 
 Only keywords llama.cpp's ``json-schema-to-grammar`` implements are used (``enum``,
 ``anyOf``, ``minLength``, ``maxLength``, ``maxItems``, ``$ref`` into ``$defs``,
@@ -125,6 +126,8 @@ def reduce_schema(output: type[BaseModel], item_ids: Sequence[str], *, grammar: 
     if grammar:
         _bound_texts(schema, 0)
     _put_first(bullet, "claim_ids")
+    # The title last: SmolLM2, given the title first, wrote it again as every bullet's text.
+    _put_first(schema, "sections", "differences")
     return schema
 
 
