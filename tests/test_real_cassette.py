@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from briefer.chunking import chunk_source
 from briefer.cli import app
 from briefer.grounding.matching import normalize_for_match
-from briefer.grounding.validator import check_bullet
+from briefer.grounding.validator import check_bullet, validate_claims
 from briefer.ingest.sources import read_sources
-from briefer.models import Briefing
+from briefer.models import Briefing, Citation, Claim
 from briefer.tokens import count_tokens
 
 ARTICLES = Path(__file__).parents[1] / "examples" / "istanbul-talks" / "articles"
@@ -52,13 +53,17 @@ def test_a_real_llama_server_run_replays_end_to_end() -> None:
     # The recording's parameters came with the cassette: the window and the slots learnt
     # from the real server, the reply limits, temperature and structured-output mode.
     run = provenance.llm
-    assert run is not None and run.server is not None
-    assert run.server.context_window == 4096
-    assert "learnt from server" in run.context_window_origin
+    assert run is not None
+    assert (run.context_window, run.context_window_origin) == (3686, "cassette")  # 90% of 4096
     assert run.structured_used == "json_schema"
     assert run.temperature == 0.0
-    assert run.reply_tokens and all(limit > 0 for limit in run.reply_tokens.values())
-    assert {p.name for p in provenance.prompts} >= {"map", "reduce"}
+    assert run.reply_tokens == {"map": 921, "repair": 921, "reduce": 921}
+    assert {p.name for p in provenance.prompts} >= {"map", "repair", "reduce"}
+    # What SmolLM2's reduce wrote ("The talks ended quickly with no major breakthrough") is
+    # its own paraphrase, which the validator rejects; the extractive reduce merged the
+    # validated claims instead, and the provenance says so.
+    assert run.reduce == "extractive fallback"
+    assert any("none of the model's bullets passed validation" in n for n in run.notes)
     # Every bullet shown was validated, and passes the validator again against the sources
     # read afresh; every quote it cites is in its source word for word.
     assert briefing.bullets
@@ -73,3 +78,26 @@ def test_a_real_llama_server_run_replays_end_to_end() -> None:
     assert briefing.grounding is not None and briefing.grounding.bullets_shown == len(
         briefing.bullets
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap in the support checks: a claim naming another speaker for a quoted "
+    "statement passes when both names are in the cited passage",
+)
+def test_a_claim_misattributing_a_statement_is_rejected() -> None:
+    """SmolLM2's repair wrote "The Kremlin called Putin 'absolutely crazy'" for a passage in
+    which Trump said it; the validator accepted it (found in this cassette's replay)."""
+    passages = {
+        p.id: p for s in read_sources([str(ARTICLES)]) for p in chunk_source(s, count_tokens)[0]
+    }
+    said = "The Kremlin responded by accusing Trump of having an \u201cemotional outburst.\u201d"
+    claim = Claim(
+        id="K20",
+        text="The Kremlin called Putin \u201cabsolutely crazy\u201d after a wave of drone and "
+        f"missile strikes against Ukraine. {said}",
+        citations=[Citation(passage_id="S4.P23", quote=said)],
+    )
+    assert claim.text in CASSETTE.read_text(encoding="utf-8").replace('\\"', '"')
+    accepted, _ = validate_claims([claim], passages, "repair")
+    assert accepted == []
