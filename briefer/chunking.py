@@ -1,11 +1,11 @@
 """Chunking: ``Source`` -> ``Passage`` (whole sentences) -> ``Chunk`` (one map call).
 
-Sentences come from syntok, which keeps abbreviations ("U.S.", "Sen.", "Feb. 24"),
-initials and closing quotes with their sentence; text is also cut after the sentence
-marks syntok does not know (Chinese and Japanese 。！？, Arabic ؟, Devanagari ।). Passages
-pack consecutive whole sentences of one kept block; chunks pack consecutive whole passages
-of one source. Nothing is ever cut inside a sentence, and every span is an offset range
-into ``source.text``, so a passage's text can always be found again in its source.
+Sentences come from ``briefer.sentences`` (syntok's rules, which keep abbreviations ("U.S.",
+"Sen.", "Feb. 24"), initials and closing quotes with their sentence); text is also cut after
+the sentence marks those rules do not know (Chinese and Japanese 。！？, Arabic ؟, Devanagari
+।). Passages pack consecutive whole sentences of one kept block; chunks pack consecutive
+whole passages of one source. Nothing is ever cut inside a sentence, and every span is an
+offset range into ``source.text``, so a passage's text can always be found again in its source.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-from syntok import segmenter
-
 from briefer.models import Chunk, Passage, Source, Span
+from briefer.sentences import sentence_starts
 from briefer.tokens import TokenCounter
 from briefer.words import other_sentence_ends
 
@@ -38,9 +37,8 @@ def _sentence_offsets(piece: str) -> tuple[tuple[int, int], ...]:
     # Cached by paragraph text: republished copies of a report repeat their paragraphs, and
     # segmentation is the costliest step of chunking.
     # Cut where each sentence's first token begins, so every character after the first
-    # token lands in exactly one sentence even if syntok leaves some outside its tokens.
-    # analyze() runs on the slice because it pads its input with one space per offset char.
-    cuts = [sentence[0].offset for paragraph in segmenter.analyze(piece) for sentence in paragraph]
+    # token lands in exactly one sentence.
+    cuts = sentence_starts(piece)
     offsets: list[tuple[int, int]] = []
     if not cuts:
         return ()

@@ -21,9 +21,9 @@ from typing import Any
 import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from syntok import segmenter
 
 from briefer.grounding.matching import find_numbers, normalize_for_match
+from briefer.sentences import sentence_starts
 from briefer.stop_words import ENGLISH_STOP_WORDS
 from briefer.tokens import count_tokens
 
@@ -130,8 +130,8 @@ def is_uncommon(word: str) -> bool:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Return the sentences of ``text`` (syntok, plus breaks in tokenized text)."""
-    cuts = [s[0].offset for paragraph in segmenter.analyze(text) for s in paragraph]
+    """Return the sentences of ``text`` (``briefer.sentences``, plus breaks in tokenized text)."""
+    cuts = sentence_starts(text)
     starts = [0, *cuts[1:]]  # text before the first token belongs to the first sentence
     pieces = [text[a:b] for a, b in itertools.pairwise([*starts, len(text)])]
     return [p.strip() for piece in pieces for p in _SPACED_STOP.split(piece) if p.strip()]
