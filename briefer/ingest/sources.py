@@ -12,13 +12,12 @@ import codecs
 import hashlib
 import re
 import sys
-from collections import Counter
+from array import array
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from html.parser import HTMLParser
-from itertools import chain
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import charset_normalizer
 
@@ -424,11 +423,14 @@ def _hashed_shingles(words: list[str]) -> map[int]:
 def mark_duplicates(sources: list[Source]) -> list[Source]:
     """Return ``sources`` with ``duplicate_of`` set on later copies of an earlier report."""
     # Only originals are indexed: a copy of a copy still matches the original, and many
-    # copies of one report do not make the postings grow. The bulk operations below keep
-    # the per-shingle work in C, so a thousand articles take well under a second.
+    # copies of one report do not make the postings grow. Postings are arrays of int32 and
+    # are counted with numpy (imported here: only reading many sources needs it), so the
+    # per-shingle work stays in C: 10,000 articles sharing many sentences take seconds.
+    import numpy as np
+
     first: dict[int, int] = {}  # shingle -> first original holding it
-    more: dict[int, list[int]] = {}  # shingle -> later originals holding it
-    sizes: dict[int, int] = {}
+    more: dict[int, array[int]] = {}  # shingle -> later originals holding it
+    sizes = np.zeros(len(sources), dtype=np.int64)
     marked: list[Source] = []
     last = len(sources) - 1
     for pos, source in enumerate(sources):
@@ -438,18 +440,7 @@ def mark_duplicates(sources: list[Source]) -> list[Source]:
         else:
             unseen = shingles.difference(first)
             seen = shingles - unseen
-        shared = Counter(map(first.__getitem__, seen))
-        shared.update(chain.from_iterable(filter(None, map(more.get, seen))))
-        close = [
-            (count / min(len(shingles), sizes[other]), other)
-            for other, count in shared.items()
-            if count >= min(_MIN_SHARED_SHINGLES, len(shingles), sizes[other])
-        ]
-        # Of equally close originals the earliest wins, whatever order the shingles came in.
-        best = min(
-            ((-score, other) for score, other in close if score >= DUPLICATE_THRESHOLD),
-            default=(0.0, None),
-        )[1]
+        best = _closest_original(np, seen, len(shingles), first, more, sizes[:pos])
         if best is not None:
             marked.append(source.model_copy(update={"duplicate_of": sources[best].id}))
             continue
@@ -459,7 +450,39 @@ def mark_duplicates(sources: list[Source]) -> list[Source]:
         sizes[pos] = len(shingles)
         first.update(dict.fromkeys(unseen, pos))
         for shingle in seen:
-            if len(postings := more.setdefault(shingle, [])) < _MAX_POSTINGS:
+            postings = more.get(shingle)
+            if postings is None:
+                more[shingle] = array("i", (pos,))
+            elif len(postings) < _MAX_POSTINGS:
                 postings.append(pos)
         marked.append(source)
     return marked
+
+
+def _closest_original(
+    np: Any,
+    seen: set[int],
+    size: int,
+    first: dict[int, int],
+    more: dict[int, array[int]],
+    sizes: Any,
+) -> int | None:
+    """Return the earlier original closest to a source with ``size`` shingles, ``seen`` of
+    them already indexed, if it holds at least ``DUPLICATE_THRESHOLD`` of the smaller set."""
+    if not seen:
+        return None
+    owners = np.fromiter(map(first.__getitem__, seen), dtype=np.int32, count=len(seen))
+    later = np.frombuffer(b"".join(filter(None, map(more.get, seen))), dtype=np.int32)
+    shared = np.bincount(owners, minlength=len(sizes))
+    if len(later):
+        shared += np.bincount(later, minlength=len(sizes))
+    others = np.flatnonzero(shared)
+    counts = shared[others]
+    smaller = np.minimum(sizes[others], size)
+    scores = counts / smaller
+    close = (counts >= np.minimum(smaller, _MIN_SHARED_SHINGLES)) & (scores >= DUPLICATE_THRESHOLD)
+    if not close.any():
+        return None
+    # Of equally close originals the earliest wins, whatever order the shingles came in.
+    best_score = scores[close].max()
+    return int(others[close & (scores == best_score)][0])
