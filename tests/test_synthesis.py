@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +142,22 @@ def test_vectorize_of_texts_without_content_words_is_all_zero() -> None:
     matrix = vectorize(["The and of.", "It is."])
     assert similarity_rows(matrix, [0, 1]).tolist() == [[0.0, 0.0], [0.0, 0.0]]
     assert centroid_similarity(matrix, ["a", "b"]).tolist() == [0.0, 0.0]
+
+
+def test_centroid_similarity_is_the_mean_of_unit_group_sums_bit_for_bit() -> None:
+    # The reference: the dense groups x columns matrix the centroid was once averaged from.
+    rng = random.Random(7)
+    words = ["".join(rng.choice("abcdefghij") for _ in range(5)) for _ in range(300)]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(400)]
+    groups = [f"S{rng.randint(1, 40)}" for _ in texts]
+    matrix = vectorize(texts)
+    labels, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    dense = np.zeros((len(labels), matrix.shape[1]), dtype=np.float32)
+    for g in range(len(labels)):
+        total = matrix.column_sums(np.flatnonzero(inverse == g))
+        if float(np.linalg.norm(total)) > 0:
+            dense[g] = total / float(np.linalg.norm(total))
+    centroid = dense.mean(axis=0)
+    expected = matrix.dot(centroid / float(np.linalg.norm(centroid)))
+
+    assert np.array_equal(centroid_similarity(matrix, groups), expected)

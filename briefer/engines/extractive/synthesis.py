@@ -190,13 +190,20 @@ def centroid_similarity(matrix: TfidfRows, groups: Sequence[str]) -> np.ndarray:
     if n_rows == 0:
         return np.zeros(0, dtype=np.float32)
     labels, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    group_sums = np.zeros((len(labels), matrix.shape[1]), dtype=np.float32)
+    # Each group's rows, ascending: one stable sort instead of a scan of all rows per group.
+    by_group = np.argsort(inverse, kind="stable")
+    bounds = np.zeros(len(labels) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(inverse, minlength=len(labels)), out=bounds[1:])
+    # The mean of the unit group sums, added group after group in float32 into one row: the
+    # same additions, in the same order, as numpy's mean over a groups x columns matrix,
+    # which at 10,000 articles took half a gigabyte.
+    centroid = np.zeros(matrix.shape[1], dtype=np.float32)
     for g in range(len(labels)):
-        total = matrix.column_sums(np.flatnonzero(inverse == g))
+        total = matrix.column_sums(by_group[bounds[g] : bounds[g + 1]])
         norm = float(np.linalg.norm(total))
         if norm > 0:
-            group_sums[g] = total / norm
-    centroid = group_sums.mean(axis=0)
+            centroid += total / norm
+    np.true_divide(centroid, len(labels), out=centroid, casting="unsafe")
     norm = float(np.linalg.norm(centroid))
     if norm == 0:
         return np.zeros(n_rows, dtype=np.float32)
