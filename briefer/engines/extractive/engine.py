@@ -20,7 +20,7 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -159,8 +159,17 @@ class ExtractiveEngine:
             Statement(text=c.text, source_id=sid, root_id=roots.get(sid, sid))
             for c, sid in zip(claims, source_of, strict=True)
         ]
-        matrix = vectorize([s.text for s in statements])
-        candidates, disagreements = _rank(statements, matrix, options)
+        # Each distinct text is stemmed once, for TF-IDF and for concepts alike.
+        stems_by_text: dict[str, list[str]] = {}
+
+        def stems_of(text: str) -> list[str]:
+            found = stems_by_text.get(text)
+            if found is None:
+                found = stems_by_text[text] = content_stems(text)
+            return found
+
+        matrix = vectorize([s.text for s in statements], stems_of)
+        candidates, disagreements = _rank(statements, matrix, options, stems_of)
         differences = _differences(disagreements, statements, claims, options)
         spent = sum(count_words(v.text) for d in differences for v in d.versions)
         chosen = _select(candidates, statements, matrix, options.max_words - spent)
@@ -220,9 +229,9 @@ def _cleanliness(statements: Sequence[Statement]) -> np.ndarray:
     return np.asarray([clean[s.root_id] for s in statements], dtype=np.float32)
 
 
-def _concepts(text: str) -> set[str]:
-    """Return the concepts a sentence covers: bigrams of its stemmed content words and numbers."""
-    stems = content_stems(text)
+def _concepts(text: str, stems: Sequence[str]) -> set[str]:
+    """Return the concepts a sentence covers: bigrams of its stemmed content words (``stems``)
+    and numbers."""
     numbers = [str(n) for n in extract_numbers(text)]
     return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | set(numbers)
 
@@ -247,7 +256,10 @@ def _concept_weights(
 
 
 def _rank(
-    statements: Sequence[Statement], matrix: TfidfRows, options: BriefOptions
+    statements: Sequence[Statement],
+    matrix: TfidfRows,
+    options: BriefOptions,
+    stems_of: Callable[[str], Sequence[str]] = content_stems,
 ) -> tuple[list[_Candidate], list[Disagreement]]:
     """Return statements chosen greedily for concept coverage per word, best first.
 
@@ -262,7 +274,7 @@ def _rank(
     by_text: dict[str, set[str]] = {}
     for s in statements:
         if s.text not in by_text:
-            by_text[s.text] = _concepts(s.text)
+            by_text[s.text] = _concepts(s.text, stems_of(s.text))
     concepts = [by_text[s.text] for s in statements]
     weights = _concept_weights(concepts, statements, position)
     cleanliness = _cleanliness(statements)
@@ -464,13 +476,16 @@ def _compatible(members: list[int], statements: Sequence[Statement]) -> list[int
     fact's (however alike the rest of the wording: "item 4812" is not "item 4813").
     """
     lead = statements[members[0]].text
-    return [members[0]] + [
-        j
-        for j in members[1:]
-        if not (
-            disagreement(lead, statements[j].text) or figures_conflict(lead, statements[j].text)
-        )
-    ]
+    # Many sources repeat one sentence word for word: each distinct text is judged once.
+    conflicts: dict[str, bool] = {}
+    kept = [members[0]]
+    for j in members[1:]:
+        text = statements[j].text
+        if text not in conflicts:
+            conflicts[text] = bool(disagreement(lead, text) or figures_conflict(lead, text))
+        if not conflicts[text]:
+            kept.append(j)
+    return kept
 
 
 def _select(

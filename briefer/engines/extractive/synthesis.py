@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -133,14 +133,17 @@ def _row_sums(values: np.ndarray, indptr: np.ndarray, dtype: type[np.floating[An
     return sums
 
 
-def vectorize(texts: Sequence[str]) -> TfidfRows:
+def vectorize(
+    texts: Sequence[str], stems_of: Callable[[str], Sequence[str]] = content_stems
+) -> TfidfRows:
     """Return L2-normalised TF-IDF rows of stemmed content words, one row per text.
 
     The weights are scikit-learn's ``TfidfVectorizer(sublinear_tf=True, norm="l2",
     dtype=np.float32)`` over :func:`content_stems`, reproduced operation for operation (same
     float32 arithmetic, same column order, same order of entries within a row), so every
     similarity, and therefore every briefing, is what it was: tf = 1 + ln(count),
-    idf = 1 + ln((1 + n) / (1 + df)), each row scaled to unit length.
+    idf = 1 + ln((1 + n) / (1 + df)), each row scaled to unit length. ``stems_of`` gives a
+    text's stems (a caller that also needs them elsewhere passes its own cache).
     """
     first_seen: dict[str, int] = {}  # term -> its number, in order of first appearance
     rows: list[list[tuple[int, int]]] = []
@@ -148,7 +151,7 @@ def vectorize(texts: Sequence[str]) -> TfidfRows:
     for text in texts:
         if text not in by_text:
             counts: dict[int, int] = {}
-            for stem in content_stems(text):
+            for stem in stems_of(text):
                 term = first_seen.setdefault(stem, len(first_seen))
                 counts[term] = counts.get(term, 0) + 1
             by_text[text] = sorted(counts.items())
