@@ -160,10 +160,11 @@ def _pack(
         while stop < len(sizes) and estimate + joiner + sizes[stop] <= max_tokens:
             estimate += joiner + sizes[stop]
             stop += 1
-        exact = count_range(start, stop)
+        # one item's count is its own: only a joined run needs counting again
+        exact = sizes[start] if stop - start == 1 else count_range(start, stop)
         while exact > max_tokens and stop - start > 1:
             stop -= 1
-            exact = count_range(start, stop)
+            exact = sizes[start] if stop - start == 1 else count_range(start, stop)
         runs.append((start, stop, exact))
         start = stop
     return runs

@@ -113,9 +113,9 @@ class _Text:
         letter or digit.
         """
         text, start, end = self.text, at, at
-        while start > 0 and not _is_space(text[start - 1]):
+        while start > 0 and not (text[start - 1].isspace() or text[start - 1] == "\u200b"):
             start -= 1
-        while end < self.length and not _is_space(text[end]):
+        while end < self.length and not (text[end].isspace() or text[end] == "\u200b"):
             end += 1
         first = start
         while first < end and not text[first].isalnum():
