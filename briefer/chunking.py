@@ -20,6 +20,11 @@ from briefer.words import other_sentence_ends
 
 # Must match how ``Chunk.text`` joins its passages, so a chunk's count is its text's count.
 _CHUNK_SEPARATOR = "\n\n"
+# The fields each trusted model below is built with. One set per model is shared by all its
+# instances (models are frozen; a copy gets its own set), which saves a set per sentence.
+_SPAN_FIELDS = {"start", "end"}
+_PASSAGE_FIELDS = {"id", "source_id", "start", "end", "text", "n_tokens", "sentences"}
+_CHUNK_FIELDS = {"id", "source_id", "passages", "n_tokens"}
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -27,7 +32,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     stop = len(text) if end is None else end
     # Built without re-validation: offsets from _trim are ordered and non-negative.
     return [
-        Span.model_construct(start=start + a, end=start + b)
+        Span.model_construct(_SPAN_FIELDS, start=start + a, end=start + b)
         for a, b in _sentence_offsets(text[start:stop])
     ]
 
@@ -76,6 +81,7 @@ def make_chunks(
         numbers[source_id] = numbers.get(source_id, 0) + 1
         chunks.append(
             Chunk.model_construct(  # trusted: built from our own passages
+                _CHUNK_FIELDS,
                 id=f"{source_id}.C{numbers[source_id]}",
                 source_id=source_id,
                 passages=group,
@@ -184,6 +190,7 @@ def _make_passage(source: Source, number: int, sentences: list[Span], n_tokens: 
     start, end = sentences[0].start, sentences[-1].end
     # Built without re-validation: every field comes from the source and its sentence spans.
     return Passage.model_construct(
+        _PASSAGE_FIELDS,
         id=f"{source.id}.P{number}",
         source_id=source.id,
         start=start,

@@ -357,3 +357,14 @@ def test_the_quickly_loaded_encoding_is_tiktoken_offlines_cl100k() -> None:
     assert isinstance(_encoding(), tiktoken.Encoding)
     text = "Zelensky's 30-day ceasefire: “no”, 1,200 POWs — <|endoftext|> 東京\n\n  end."
     assert count_tokens(text) == len(theirs.encode(text, disallowed_special=()))
+
+
+def test_trusted_models_share_their_field_sets_but_copies_do_not() -> None:
+    text = "The talks began late. They lasted barely over an hour."
+    first, second = split_sentences(text)
+    assert first.model_fields_set == {"start", "end"}
+    assert first.__pydantic_fields_set__ is second.__pydantic_fields_set__  # one set, shared
+    moved = first.model_copy(update={"end": 3})
+    assert moved.end == 3
+    assert second.model_fields_set == {"start", "end"}
+    assert moved.__pydantic_fields_set__ is not first.__pydantic_fields_set__

@@ -20,6 +20,7 @@ import heapq
 import itertools
 import math
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -100,6 +101,12 @@ _DANGLING_START = re.compile(
 )
 
 
+# The fields map_chunks builds each claim and citation with: one set shared by all of them
+# (models are frozen; a copy gets its own set), instead of a set per claim.
+_CLAIM_FIELDS = {"id", "text", "citations", "chunk_id"}
+_CITATION_FIELDS = {"passage_id", "quote"}
+
+
 @dataclass
 class _Candidate:
     """A pick, in rank order: the sentence that words it and the sentences it merges."""
@@ -127,9 +134,14 @@ class ExtractiveEngine:
                         continue
                     claims.append(  # built without re-validation: our own ids and text
                         Claim.model_construct(
+                            _CLAIM_FIELDS,
                             id=f"{passage.id}.s{number}",
                             text=text,
-                            citations=[Citation.model_construct(passage_id=passage.id, quote=text)],
+                            citations=[
+                                Citation.model_construct(
+                                    _CITATION_FIELDS, passage_id=passage.id, quote=text
+                                )
+                            ],
                             chunk_id=chunk.id,
                         )
                     )
@@ -233,7 +245,8 @@ def _concepts(text: str, stems: Sequence[str]) -> set[str]:
     """Return the concepts a sentence covers: bigrams of its stemmed content words (``stems``)
     and numbers."""
     numbers = [str(n) for n in extract_numbers(text)]
-    return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | set(numbers)
+    # Interned: tens of thousands of sentences share their bigrams, one string each.
+    return {sys.intern(f"{a} {b}") for a, b in itertools.pairwise(stems)} | set(numbers)
 
 
 def _concept_weights(
