@@ -167,8 +167,15 @@ def checked_title(title: str, sources: Sequence[Source]) -> str:
     words = [t.word for t in tokenize(title) if is_content_word(t.word)]
     content = [w for w in words if w not in _PLACEHOLDER_TITLE_WORDS]
     if content:
-        text = "\n".join(f"{s.title}\n{s.text}" for s in sources).lower()
-        found = sum(bool(re.search(rf"\b{re.escape(stem(w))}", text)) for w in content)
+        # Searched source by source: the whole pile lowercased at once was a second copy of
+        # every article (a stem never spans two sources, so the count is the same).
+        missing = {w: re.compile(rf"\b{re.escape(stem(w))}") for w in dict.fromkeys(content)}
+        for source in sources:
+            text = f"{source.title}\n{source.text}".lower()
+            missing = {w: p for w, p in missing.items() if not p.search(text)}
+            if not missing:
+                break
+        found = sum(w not in missing for w in content)
         if found >= TITLE_SUPPORT * len(content):
             return " ".join(title.split())
     from briefer.engines.extractive.engine import pick_title
