@@ -212,7 +212,7 @@ def centroid_similarity(matrix: TfidfRows, groups: Sequence[str]) -> np.ndarray:
     np.cumsum(np.bincount(inverse, minlength=len(labels)), out=bounds[1:])
     # The mean of the unit group sums, added group after group in float32 into one row: the
     # same additions, in the same order, as numpy's mean over a groups x columns matrix,
-    # which at 10,000 articles took half a gigabyte.
+    # which at 10,000 articles took up to 211 MiB (7,878 sources x at most 7,013 terms).
     centroid = np.zeros(matrix.shape[1], dtype=np.float32)
     for g in range(len(labels)):
         total = matrix.column_sums(by_group[bounds[g] : bounds[g + 1]])
