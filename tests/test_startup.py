@@ -107,3 +107,11 @@ def test_import_briefer_looks_up_no_package_metadata_and_the_version_is_true() -
     )
     assert result.stdout.strip() == "False"
     assert briefer.__version__ == importlib.metadata.version("briefer")
+
+
+def test_briefing_the_five_seed_articles_builds_no_tiktoken_encoder(tmp_path: Path) -> None:
+    # Their few hundred texts are counted by tokens.PythonBpe (the same counts, checked in
+    # tests/test_tokens.py); building tiktoken's encoder would cost 0.2-0.3 s of CPU.
+    modules = _modules_after("brief", str(EXAMPLE / "articles"), cwd=tmp_path)
+    assert "briefer.tokens" in modules
+    assert not [m for m in modules if m.split(".")[0] == "tiktoken"]
