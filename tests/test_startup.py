@@ -109,9 +109,70 @@ def test_import_briefer_looks_up_no_package_metadata_and_the_version_is_true() -
     assert briefer.__version__ == importlib.metadata.version("briefer")
 
 
-def test_briefing_the_five_seed_articles_builds_no_tiktoken_encoder(tmp_path: Path) -> None:
-    # Their few hundred texts are counted by tokens.PythonBpe (the same counts, checked in
-    # tests/test_tokens.py); building tiktoken's encoder would cost 0.2-0.3 s of CPU.
+def test_briefing_the_five_seed_articles_imports_only_what_it_uses(tmp_path: Path) -> None:
     modules = _modules_after("brief", str(EXAMPLE / "articles"), cwd=tmp_path)
     assert "briefer.tokens" in modules
+    # Their few hundred texts are counted by tokens.PythonBpe (the same counts, checked in
+    # tests/test_tokens.py); building tiktoken's encoder would cost 0.2-0.3 s of CPU.
     assert not [m for m in modules if m.split(".")[0] == "tiktoken"]
+    # UTF-8 files need no charset detection; with no .env file there is nothing to parse.
+    assert not [m for m in modules if m.split(".")[0] in ("charset_normalizer", "dotenv")]
+
+
+_HELP_PROBE = """
+import sys
+if sys.argv[1] == "typer-first":
+    import typer.rich_utils  # typer's help module as typer imports it, nothing stood in
+from briefer.cli import app
+sys.argv = ["briefer", *sys.argv[2:], "--help"]
+try:
+    app()
+except SystemExit:
+    pass
+"""
+
+
+@pytest.mark.parametrize("command", [[], ["brief"], ["verify"]], ids=["briefer", "brief", "verify"])
+def test_help_is_the_same_without_rich_markdown_and_traceback(
+    command: list[str], tmp_path: Path
+) -> None:
+    def help_text(order: str) -> str:
+        env = {**os.environ, "COLUMNS": "120", "FORCE_COLOR": "1"}
+        return subprocess.run(
+            [sys.executable, "-c", _HELP_PROBE, order, *command],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            check=True,
+        ).stdout
+
+    ours = help_text("briefer-first")
+    assert "\x1b[" in ours and "Show this message and exit." in ours
+    assert ours == help_text("typer-first")
+    modules = _modules_after(*command, "--help", cwd=tmp_path)
+    assert "typer.rich_utils" in modules
+    left = {"rich.markdown", "rich.traceback", "rich.syntax", "markdown_it", "pygments"} & modules
+    assert left == set()
+
+
+def test_the_help_stand_ins_load_the_real_rich_classes_when_used() -> None:
+    probe = """
+import sys
+from briefer.cli import _import_help_renderer
+_import_help_renderer()
+import typer.rich_utils as help_module
+assert "rich.markdown" not in sys.modules and "rich.traceback" not in sys.modules
+import rich.markdown, rich.traceback
+assert type(help_module.Markdown("# title")) is rich.markdown.Markdown
+try:
+    raise ValueError("boom")
+except ValueError as error:
+    shown = help_module.Traceback.from_exception(type(error), error, error.__traceback__)
+assert type(shown) is rich.traceback.Traceback
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "ok", result.stderr
