@@ -231,7 +231,14 @@ _python_chars_left = PYTHON_COUNT_CHARS
 def _count_in_python(text: str) -> int | None:
     """Return PythonBpe's count of ``text`` while this process's budget lasts, else None."""
     global _python_chars_left
-    if len(text) > _python_chars_left or _UNCHECKED.search(text):
+    if len(text) > _python_chars_left:
+        # Spent: tiktoken counts from now on, and the 25 MiB of PythonBpe's table are let go.
+        if _python_chars_left >= 0:
+            with _budget_lock:
+                _python_chars_left = -1
+            _python_bpe.cache_clear()
+        return None
+    if _UNCHECKED.search(text):
         return None
     counter = _python_bpe()
     if counter is None:

