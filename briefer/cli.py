@@ -119,6 +119,8 @@ def _import_help_renderer() -> None:
             stand_ins[stand_in._module] = sys.modules[stand_in._module] = module
     try:
         import typer.rich_utils  # noqa: F401
+    except ImportError:  # typer then prints plain help, or says what is missing itself
+        pass
     finally:
         for name, module in stand_ins.items():
             if sys.modules.get(name) is module:

@@ -176,3 +176,25 @@ print("ok")
         [sys.executable, "-c", probe], capture_output=True, text=True, check=False
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_help_without_typers_rich_help_module_leaves_no_stand_in_behind() -> None:
+    probe = """
+import sys
+
+class NoRichHelp:
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer.rich_utils":
+            raise ImportError("no rich help here")
+        return None
+
+sys.meta_path.insert(0, NoRichHelp())
+from briefer.cli import _import_help_renderer
+_import_help_renderer()
+assert "rich.markdown" not in sys.modules and "rich.traceback" not in sys.modules
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "ok", result.stderr
