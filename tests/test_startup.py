@@ -198,3 +198,43 @@ print("ok")
         [sys.executable, "-c", probe], capture_output=True, text=True, check=False
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_cli_collects_as_usual_once_a_briefs_stages_are_imported(tmp_path: Path) -> None:
+    probe = """
+import gc, sys
+default = gc.get_threshold()
+from briefer.cli import main
+sys.argv = ["briefer", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("GC", gc.get_threshold() == default, gc.get_freeze_count() > 0, file=sys.stderr)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BRIEFER_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "brief", str(EXAMPLE / "articles")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.stderr.splitlines()[-1] == "GC True True", result.stderr
+    assert result.stdout.startswith("# ")
+
+
+def test_running_the_app_in_another_process_leaves_its_collector_alone() -> None:
+    import gc
+
+    from typer.testing import CliRunner
+
+    from briefer.cli import app
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    result = CliRunner().invoke(
+        app, ["brief", str(EXAMPLE / "articles")], env={"OPENAI_API_KEY": ""}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
