@@ -1,8 +1,15 @@
 """Measure briefer's start-up: CPU seconds and peak memory of short commands (issue 9).
 
 Each command runs ``--runs`` times (default 3) as a fresh subprocess; the script prints the
-median CPU seconds (the children's user + system time from ``resource.getrusage``) and the
-median peak RSS (``ru_maxrss`` of that child, read with ``os.wait4``), with the targets.
+median CPU seconds (the child's user + system time, read with ``os.wait4`` as
+``resource.getrusage`` reports it) with the fastest and slowest run, and the median peak RSS
+(``ru_maxrss`` of that child), with the targets. The load average before and after is printed
+too: on a shared machine other jobs inflate CPU seconds as well as wall time.
+
+Before measuring, each command runs once untimed with bytecode writing allowed, so the measured
+runs load compiled modules as an installed briefer does (pip compiles them at install). Without
+it, an editable install under ``PYTHONDONTWRITEBYTECODE`` compiles briefer's sources on every
+run, about 0.1 s more.
 
 Usage (from the repository root)::
 
@@ -51,9 +58,11 @@ def commands() -> list[Command]:
     ]
 
 
-def run_once(argv: Sequence[str]) -> tuple[float, int]:
+def run_once(argv: Sequence[str], *, write_bytecode: bool = False) -> tuple[float, int]:
     """Run ``argv`` once with no API key; return (CPU seconds, peak RSS bytes) of that child."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BRIEFER_"))}
+    if write_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     process = subprocess.Popen(
         list(argv), cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -74,10 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"command: {shlex.join(sys.orig_argv)}")
     print(f"median of {args.runs} runs, each a fresh process; CPU = user + system")
+    print(f"load average before: {_load()} ({os.cpu_count()} CPUs)")
     print()
     failed = False
-    rows = [("command", "CPU", "target", "peak RSS", "")]
+    rows = [("command", "CPU", "fastest-slowest", "target", "peak RSS", "")]
     for command in commands():
+        run_once(command.argv, write_bytecode=True)  # compiles what is not compiled yet
         runs = [run_once(command.argv) for _ in range(args.runs)]
         cpu = statistics.median(r[0] for r in runs)
         rss = statistics.median(r[1] for r in runs)
@@ -87,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             (
                 command.label,
                 f"{cpu:.2f} s",
+                f"{min(r[0] for r in runs):.2f}-{max(r[0] for r in runs):.2f} s",
                 f"<= {command.target_cpu_s:.2f} s",
                 f"{rss / (1 << 20):.0f} MiB",
                 "PASS" if ok else "FAIL",
@@ -98,7 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(cells)))
         if n == 0:
             print("  ".join("-" * w for w in widths))
+    print()
+    print(f"load average after: {_load()}")
     return 1 if args.strict and failed else 0
+
+
+def _load() -> str:
+    """Return the 1, 5 and 15 minute load averages, as ``uptime`` shows them."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -458,6 +457,10 @@ def _resolve(
 def _read_dotenv(env_file: str | Path | None) -> dict[str, str | None]:
     if env_file is None or not Path(env_file).is_file():
         return {}
+    # Imported only when there is a file to read: python-dotenv and the logging it imports
+    # cost 10 ms of every start-up otherwise.
+    from dotenv import dotenv_values
+
     try:
         # No ${VAR} expansion: a value there must not be able to copy an environment variable.
         return dotenv_values(env_file, interpolate=False)

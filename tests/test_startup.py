@@ -107,3 +107,134 @@ def test_import_briefer_looks_up_no_package_metadata_and_the_version_is_true() -
     )
     assert result.stdout.strip() == "False"
     assert briefer.__version__ == importlib.metadata.version("briefer")
+
+
+def test_briefing_the_five_seed_articles_imports_only_what_it_uses(tmp_path: Path) -> None:
+    modules = _modules_after("brief", str(EXAMPLE / "articles"), cwd=tmp_path)
+    assert "briefer.tokens" in modules
+    # Their few hundred texts are counted by tokens.PythonBpe (the same counts, checked in
+    # tests/test_tokens.py); building tiktoken's encoder would cost 0.2-0.3 s of CPU.
+    assert not [m for m in modules if m.split(".")[0] == "tiktoken"]
+    # UTF-8 files need no charset detection; with no .env file there is nothing to parse.
+    assert not [m for m in modules if m.split(".")[0] in ("charset_normalizer", "dotenv")]
+
+
+_HELP_PROBE = """
+import sys
+if sys.argv[1] == "typer-first":
+    import typer.rich_utils  # typer's help module as typer imports it, nothing stood in
+from briefer.cli import app
+sys.argv = ["briefer", *sys.argv[2:], "--help"]
+try:
+    app()
+except SystemExit:
+    pass
+"""
+
+
+@pytest.mark.parametrize("command", [[], ["brief"], ["verify"]], ids=["briefer", "brief", "verify"])
+def test_help_is_the_same_without_rich_markdown_and_traceback(
+    command: list[str], tmp_path: Path
+) -> None:
+    def help_text(order: str) -> str:
+        env = {**os.environ, "COLUMNS": "120", "FORCE_COLOR": "1"}
+        return subprocess.run(
+            [sys.executable, "-c", _HELP_PROBE, order, *command],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            check=True,
+        ).stdout
+
+    ours = help_text("briefer-first")
+    assert "\x1b[" in ours and "Show this message and exit." in ours
+    assert ours == help_text("typer-first")
+    modules = _modules_after(*command, "--help", cwd=tmp_path)
+    assert "typer.rich_utils" in modules
+    left = {"rich.markdown", "rich.traceback", "rich.syntax", "markdown_it", "pygments"} & modules
+    assert left == set()
+
+
+def test_the_help_stand_ins_load_the_real_rich_classes_when_used() -> None:
+    probe = """
+import sys
+from briefer.cli import _import_help_renderer
+_import_help_renderer()
+import typer.rich_utils as help_module
+assert "rich.markdown" not in sys.modules and "rich.traceback" not in sys.modules
+import rich.markdown, rich.traceback
+assert type(help_module.Markdown("# title")) is rich.markdown.Markdown
+try:
+    raise ValueError("boom")
+except ValueError as error:
+    shown = help_module.Traceback.from_exception(type(error), error, error.__traceback__)
+assert type(shown) is rich.traceback.Traceback
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_help_without_typers_rich_help_module_leaves_no_stand_in_behind() -> None:
+    probe = """
+import sys
+
+class NoRichHelp:
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer.rich_utils":
+            raise ImportError("no rich help here")
+        return None
+
+sys.meta_path.insert(0, NoRichHelp())
+from briefer.cli import _import_help_renderer
+_import_help_renderer()
+assert "rich.markdown" not in sys.modules and "rich.traceback" not in sys.modules
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_cli_collects_as_usual_once_a_briefs_stages_are_imported(tmp_path: Path) -> None:
+    probe = """
+import gc, sys
+default = gc.get_threshold()
+from briefer.cli import main
+sys.argv = ["briefer", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("GC", gc.get_threshold() == default, gc.get_freeze_count() > 0, file=sys.stderr)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BRIEFER_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "brief", str(EXAMPLE / "articles")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.stderr.splitlines()[-1] == "GC True True", result.stderr
+    assert result.stdout.startswith("# ")
+
+
+def test_running_the_app_in_another_process_leaves_its_collector_alone() -> None:
+    import gc
+
+    from typer.testing import CliRunner
+
+    from briefer.cli import app
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    result = CliRunner().invoke(
+        app, ["brief", str(EXAMPLE / "articles")], env={"OPENAI_API_KEY": ""}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
