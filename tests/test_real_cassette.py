@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from briefer.chunking import chunk_source
@@ -80,11 +79,6 @@ def test_a_real_llama_server_run_replays_end_to_end() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap in the support checks: a claim naming another speaker for a quoted "
-    "statement passes when both names are in the cited passage",
-)
 def test_a_claim_misattributing_a_statement_is_rejected() -> None:
     """SmolLM2's repair wrote "The Kremlin called Putin 'absolutely crazy'" for a passage in
     which Trump said it; the validator accepted it (found in this cassette's replay)."""

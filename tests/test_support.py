@@ -312,6 +312,36 @@ def test_a_demand_given_to_the_other_side_is_rejected() -> None:
     assert "medinsky" in reasons[0].message and "umerov" in reasons[0].message
 
 
+HARBOUR = (
+    "Last month, Alvarez called the harbour plan \u201ca reckless gamble\u201d after the council "
+    "vote. The Ministry responded by accusing Alvarez of grandstanding."
+)
+
+
+def test_a_statement_given_to_another_actor_named_in_the_passage_is_rejected() -> None:
+    # Found in a real small model's repair: both names are in the passage, so the name and
+    # coverage checks passed; who did it was swapped.
+    swapped = "The Ministry called the harbour plan \u201ca reckless gamble\u201d after the vote."
+    reasons = check_support(swapped, [HARBOUR])
+    assert [r.code for r in reasons] == ["attribution_swapped"]
+    assert "ministry" in reasons[0].message and "alvarez" in reasons[0].message
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Alvarez called the harbour plan \u201ca reckless gamble\u201d after the council vote.",
+        "Last month Alvarez called the harbour plan a reckless gamble after the vote.",
+        # a passive keeps who did it after "by"
+        "The harbour plan was called \u201ca reckless gamble\u201d by Alvarez after the vote.",
+        # text without capitals: who acts cannot be told from names
+        "the ministry called the harbour plan a reckless gamble after the council vote.",
+    ],
+)
+def test_who_acts_kept_or_untold_is_not_a_swap(claim: str) -> None:
+    assert "attribution_swapped" not in codes(claim, HARBOUR)
+
+
 def test_the_right_speaker_after_the_statement_is_accepted() -> None:
     claim = "The operation was a year and a half in the making, according to Zelensky."
     assert codes(claim, MEETING) == []

@@ -18,7 +18,8 @@ model, sentence by sentence and clause by clause:
   statement's is not, or the other way round;
 - ``attribution_dropped``: the evidence gives a position (a demand, a proposal, a claim) and
   the statement presents it as fact, with no one saying it;
-- ``attribution_swapped``: the statement has one side say what the evidence has another say;
+- ``attribution_swapped``: the statement has one side say (or do) what the evidence has
+  another say (or do): "B called X crazy" for "A called X crazy";
 - ``quote_too_short``: the quotes carry too little of the statement to stand for it.
 
 A statement that is, in whole sentences, verbatim in a cited passage is supported by
@@ -288,7 +289,7 @@ def _check_attribution(sentences: Sequence[Sentence], pool: Evidence) -> list[Re
                         )
                     )
                     break
-        reasons += _check_speakers(sentence, pool)
+        reasons += _check_speakers(sentence, pool) or _check_agents(sentence, pool)
     return list(dict.fromkeys(reasons))
 
 
@@ -330,6 +331,73 @@ def _check_speakers(sentence: Sentence, pool: Evidence) -> list[Reason]:
                 )
             ]
     return []
+
+
+def _check_agents(sentence: Sentence, pool: Evidence) -> list[Reason]:
+    """Return a reason when a clause names someone else as doing what the evidence states.
+
+    Judged where both name who acts right before the same word: "B called X crazy" against
+    the evidence's "A called X crazy" (the anchor is the clause's first content word, not a
+    name, that the evidence clause also has). They must share someone, or a variant: a
+    paraphrase keeps who acts. Not judged: text without capitals (names cannot be told) and
+    passives ("X was called crazy by A").
+    """
+    for clause in sentence.clauses:
+        if (
+            len(clause.stems) < ALIGN_ITEMS
+            or not any(t.capital for t in clause.tokens)
+            or any(t.word == "by" for t in clause.tokens)
+        ):
+            continue
+        aligned = pool.align(clause.stems)
+        found = [_agents_differ(clause, evidence) for evidence, _, _ in aligned]
+        if found and all(f is not None for f in found):
+            ours, theirs = found[0] or ((), ())
+            return [
+                Reason(
+                    code="attribution_swapped",
+                    message=f'"{_shorten(clause.text)}" has {" ".join(ours)} do what the '
+                    f"evidence has {' '.join(theirs)} do.",
+                )
+            ]
+    return []
+
+
+def _agents_differ(clause: Clause, evidence: Clause) -> tuple[list[str], list[str]] | None:
+    """Return who acts in ``clause`` and in ``evidence`` when they differ (None: they agree,
+    or it cannot be told)."""
+    ev_stems = [stem(t.word) for t in evidence.tokens]
+    for at, token in enumerate(clause.tokens):
+        if _is_name(token, clause) or not is_content_word(token.word) or token.number:
+            continue
+        if stem(token.word) not in ev_stems:
+            continue
+        ev_at = ev_stems.index(stem(token.word))
+        ours = _names_ending_at(clause, at)
+        theirs = _names_ending_at(evidence, ev_at)
+        if not ours or not theirs:
+            return None
+        ev_before = sorted({t.word for t in evidence.tokens[:ev_at]})
+        our_before = sorted({t.word for t in clause.tokens[:at]})
+        if any(w in ev_before or has_variant(w, ev_before) for w in ours) or any(
+            w in our_before or has_variant(w, our_before) for w in theirs
+        ):
+            return None
+        return ours, theirs
+    return None
+
+
+def _names_ending_at(clause: Clause, at: int) -> list[str]:
+    """Return the run of names right before token ``at`` ("Russian President Putin")."""
+    start = at
+    while start > 0 and _is_name(clause.tokens[start - 1], clause):
+        start -= 1
+    return [t.word for t in clause.tokens[start:at]]
+
+
+def _is_name(token: Token, clause: Clause) -> bool:
+    named = token.capital or token.upper or token.word in clause.names
+    return named and is_content_word(token.word)
 
 
 def _names_match(words: Iterable[str], names: frozenset[str]) -> bool:
