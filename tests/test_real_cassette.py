@@ -58,9 +58,9 @@ def test_a_real_llama_server_run_replays_end_to_end() -> None:
     assert run.temperature == 0.0
     assert run.reply_tokens == {"map": 921, "repair": 921, "reduce": 921}
     assert {p.name for p in provenance.prompts} >= {"map", "repair", "reduce"}
-    # What SmolLM2's reduce wrote ("The talks ended quickly with no major breakthrough") is
-    # its own paraphrase, which the validator rejects; the extractive reduce merged the
-    # validated claims instead, and the provenance says so.
+    # What SmolLM2's reduce wrote ("The facts" as every bullet) is not supported, so the
+    # validator rejects it; the extractive reduce merged the validated claims instead, and
+    # the provenance says so.
     assert run.reduce == "extractive fallback"
     assert any("none of the model's bullets passed validation" in n for n in run.notes)
     # Every bullet shown was validated, and passes the validator again against the sources
@@ -81,7 +81,7 @@ def test_a_real_llama_server_run_replays_end_to_end() -> None:
 
 def test_a_claim_misattributing_a_statement_is_rejected() -> None:
     """SmolLM2's repair wrote "The Kremlin called Putin 'absolutely crazy'" for a passage in
-    which Trump said it; the validator accepted it (found in this cassette's replay)."""
+    which Trump said it; the validator accepted it (found in an earlier recording)."""
     passages = {
         p.id: p for s in read_sources([str(ARTICLES)]) for p in chunk_source(s, count_tokens)[0]
     }
