@@ -138,13 +138,67 @@ def _pack_passages(
 def _pack_source_passages(
     passages: list[Passage], count_tokens: TokenCounter, max_tokens: int
 ) -> list[tuple[list[Passage], int]]:
-    runs = _pack(
-        [count_tokens(p.text) for p in passages],
-        count_tokens(_CHUNK_SEPARATOR),
-        lambda i, j: count_tokens(_CHUNK_SEPARATOR.join(p.text for p in passages[i:j])),
-        max_tokens,
-    )
+    sizes = [p.n_tokens for p in passages]  # each passage's exact count, made when it was
+    seams = [_separator_tokens(p.text, count_tokens) for p in passages[:-1]]
+
+    def count_range(i: int, j: int) -> int:
+        added = seams[i : j - 1]
+        if None in added:  # a seam that cannot be told apart from its context: count the join
+            return count_tokens(_CHUNK_SEPARATOR.join(p.text for p in passages[i:j]))
+        return sum(sizes[i:j]) + sum(n for n in added if n is not None)
+
+    runs = _pack(sizes, count_tokens(_CHUNK_SEPARATOR), count_range, max_tokens)
     return [(passages[i:j], n) for i, j, n in runs]
+
+
+def _separator_tokens(text: str, count_tokens: TokenCounter) -> int | None:
+    r"""Return how many tokens ``_CHUNK_SEPARATOR`` adds after ``text``, or None if unsure.
+
+    cl100k cuts text into pieces before merging bytes within each piece, so a join's count is
+    its parts' counts plus what changes at the seams. A passage is trimmed, so the text after
+    "\n\n" starts with a non-space, which always starts a piece (no piece runs from a newline
+    into a letter, number or symbol): the text after a seam counts as it does alone. Before the
+    seam, only the last piece can change: a run of symbols (neither space, letter nor number,
+    with one plain space before it if there is one) takes the newlines into its piece
+    (`` ?[^\s\p{L}\p{N}]++[\r\n]*+``); after a letter or number the separator is a piece of
+    its own. Characters are classed as the pattern classes them only in the checked ranges
+    (``briefer.tokens.CHECKED_CHARACTERS``): any other character near the seam gives None.
+    """
+    start = len(text)
+    while start > 0:
+        kind = _character_kind(text[start - 1])
+        if kind is None or kind == "space":
+            return None  # unknown class, or an untrimmed text
+        if kind != "symbol":
+            break
+        start -= 1
+    if start == len(text):  # ends with a letter or a number
+        return count_tokens(_CHUNK_SEPARATOR)
+    if start > 0 and text[start - 1] == " ":
+        start -= 1
+    tail = text[start:]
+    return count_tokens(tail + _CHUNK_SEPARATOR) - count_tokens(tail)
+
+
+@lru_cache(maxsize=4096)
+def _character_kind(character: str) -> str | None:
+    """Return "space", "letter", "number" or "symbol" as cl100k's pattern sees ``character``.
+
+    None outside the checked ranges, where Python's Unicode tables may disagree with tiktoken's.
+    """
+    import unicodedata
+
+    from briefer.tokens import CHECKED_RANGES, WHITE_SPACE_CHARACTERS
+
+    code = ord(character)
+    if not any(first <= code <= last for first, last in CHECKED_RANGES):
+        return None
+    if character in WHITE_SPACE_CHARACTERS:
+        return "space"
+    category = unicodedata.category(character)
+    if category.startswith("L"):
+        return "letter"
+    return "number" if category.startswith("N") else "symbol"
 
 
 def _pack(

@@ -40,6 +40,10 @@ CHECKED_CHARACTERS = "".join(f"{chr(first)}-{chr(last)}" for first, last in CHEC
 _UNCHECKED = re.compile(f"[^{CHECKED_CHARACTERS}]")
 # Unicode's White_Space, what ``\s`` means to tiktoken's Rust regex (`re` adds \x1c-\x1f).
 _WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+WHITE_SPACE_CHARACTERS = frozenset(
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+)
 # Longer pieces outside the vocabulary are left to tiktoken: the Python merge is quadratic.
 _LONGEST_PYTHON_MERGE = 256
 

@@ -368,3 +368,95 @@ def test_trusted_models_share_their_field_sets_but_copies_do_not() -> None:
     assert moved.end == 3
     assert second.model_fields_set == {"start", "end"}
     assert moved.__pydantic_fields_set__ is not first.__pydantic_fields_set__
+
+
+def _tiktoken_count() -> TokenCounter:
+    from briefer.tokens import _load_offline_encoding
+
+    encoding = _load_offline_encoding()
+    return lambda text: len(encoding.encode(text, disallowed_special=()))  # type: ignore[attr-defined]
+
+
+def test_a_chunks_count_from_its_passages_is_the_count_of_its_text() -> None:
+    # A chunk's count is its passages' counts plus what each "\n\n" seam adds; checked against
+    # tiktoken on the joined text, for trimmed texts ending and starting in every class of
+    # character the pattern tells apart, and on the example articles' passages.
+    from pathlib import Path
+
+    from briefer.chunking import _CHUNK_SEPARATOR, _separator_tokens
+
+    exact = _tiktoken_count()
+    ends = [
+        "said",
+        "1,200",
+        "’",
+        '."',
+        " .",
+        "  —",
+        "...",
+        "'",
+        "'s",
+        "x'",
+        "(a)",
+        "é",
+        "ſ",
+        "\x1c",
+        "“no”",
+        "5%",
+        "ж.",
+        "Ω)",
+        "a\u2003—",
+        "b\n)",
+        "½",
+        "²",
+        "ǅ",
+        "<|endoftext|>",
+        ".\u0308",
+        "#_",
+        "\u00a0.",
+        "。",
+        "漢字",
+        "x\u200b",
+        "!?!",
+    ]
+    starts = [
+        "The",
+        "“The",
+        '"It',
+        "'s",
+        "'S good",
+        "1990",
+        "— and",
+        "(AP)",
+        " x"[1:],
+        "é",
+        "。",
+        "\x1cz",
+        "’tis",
+        "$5",
+        "...",
+        "ʰa",
+    ]
+    texts = [f"{head}{body}" for head in ("", "Word ", "1 ") for body in ends]
+    articles = Path(__file__).parents[1] / "examples"
+    for path in sorted(articles.rglob("articles/*.*"))[:6]:
+        text = path.read_text(encoding="utf-8")
+        texts += [p.strip() for p in text.split("\n\n") if p.strip()]
+    fallbacks = 0
+    for left in texts:
+        added = _separator_tokens(left, exact)
+        if added is None:
+            fallbacks += 1
+            continue
+        for right in [*starts, *texts[::7]]:
+            joined = exact(left + _CHUNK_SEPARATOR + right)
+            assert exact(left) + added + exact(right) == joined, (left[-20:], right[:20])
+    assert fallbacks < len(texts) // 4  # the fast path is the usual one
+
+
+def test_a_seam_next_to_an_unchecked_or_space_character_is_counted_whole() -> None:
+    from briefer.chunking import _separator_tokens
+
+    assert _separator_tokens("漢字。", count_tokens) is None
+    assert _separator_tokens("ends with a space ", count_tokens) is None
+    assert _separator_tokens("plain end", count_tokens) == count_tokens("\n\n")
