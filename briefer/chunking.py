@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-from briefer.models import Chunk, Passage, Source, Span
+from briefer.models import Chunk, Passage, Source, Span, construct_trusted
 from briefer.sentences import sentence_starts
 from briefer.tokens import TokenCounter
 from briefer.words import other_sentence_ends
@@ -32,7 +32,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     stop = len(text) if end is None else end
     # Built without re-validation: offsets from _trim are ordered and non-negative.
     return [
-        Span.model_construct(_SPAN_FIELDS, start=start + a, end=start + b)
+        construct_trusted(Span, _SPAN_FIELDS, start=start + a, end=start + b)
         for a, b in _sentence_offsets(text[start:stop])
     ]
 
@@ -80,7 +80,8 @@ def make_chunks(
         source_id = group[0].source_id
         numbers[source_id] = numbers.get(source_id, 0) + 1
         chunks.append(
-            Chunk.model_construct(  # trusted: built from our own passages
+            construct_trusted(
+                Chunk,  # trusted: built from our own passages
                 _CHUNK_FIELDS,
                 id=f"{source_id}.C{numbers[source_id]}",
                 source_id=source_id,
@@ -243,7 +244,8 @@ def _group_by_source(passages: list[Passage]) -> list[list[Passage]]:
 def _make_passage(source: Source, number: int, sentences: list[Span], n_tokens: int) -> Passage:
     start, end = sentences[0].start, sentences[-1].end
     # Built without re-validation: every field comes from the source and its sentence spans.
-    return Passage.model_construct(
+    return construct_trusted(
+        Passage,
         _PASSAGE_FIELDS,
         id=f"{source.id}.P{number}",
         source_id=source.id,

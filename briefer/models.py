@@ -9,6 +9,7 @@ Every model is frozen: a stage never edits what it was given, it returns new mod
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,6 +21,74 @@ from briefer.words import count_words
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_SET = object.__setattr__
+_NEW = object.__new__  # what BaseModel.__new__ is
+_IMMUTABLE_DEFAULTS = (type(None), bool, int, float, str, tuple, frozenset)
+
+
+class _Layout:
+    """A model's field names in order and the defaults that can be shared between instances."""
+
+    __slots__ = ("defaults", "names")
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        fields = model.model_fields
+        self.names = tuple(fields)
+        self.defaults = {
+            name: field.default
+            for name, field in fields.items()
+            if field.default_factory is None and isinstance(field.default, _IMMUTABLE_DEFAULTS)
+        }
+
+
+# Per model class: its layout, or None when construct_trusted must defer to pydantic
+# (aliases, a post-init hook or extra fields, which model_construct handles).
+_TRUSTED_LAYOUT: dict[type[BaseModel], _Layout | None] = {}
+
+
+def construct_trusted(model: type[_Model], fields_set: set[str], /, **values: Any) -> _Model:
+    """Return what ``model.model_construct(fields_set, **values)`` returns, a few times faster.
+
+    For models built by the hundred thousand from values that hold by construction (spans,
+    passages, claims): no validation, fields in the model's order, a missing field gets its
+    default. pydantic's ``model_construct`` looks up each field's aliases on every call.
+    """
+    if model in _TRUSTED_LAYOUT:
+        layout = _TRUSTED_LAYOUT[model]
+    else:
+        layout = _TRUSTED_LAYOUT[model] = _trusted_layout(model)
+    if layout is None:
+        return model.model_construct(fields_set, **values)
+    if tuple(values) != layout.names:
+        values = {name: _field_value(model, layout, name, values) for name in layout.names}
+    instance = _NEW(model)
+    _SET(instance, "__dict__", values)
+    _SET(instance, "__pydantic_fields_set__", fields_set)
+    _SET(instance, "__pydantic_extra__", None)
+    _SET(instance, "__pydantic_private__", None)
+    return instance
+
+
+def _field_value(model: type[BaseModel], layout: _Layout, name: str, values: dict[str, Any]) -> Any:
+    if name in values:
+        return values[name]
+    if name in layout.defaults:
+        return layout.defaults[name]
+    return model.model_fields[name].get_default(call_default_factory=True, validated_data=values)
+
+
+def _trusted_layout(model: type[BaseModel]) -> _Layout | None:
+    fields = model.model_fields
+    plain = (
+        not model.__pydantic_post_init__
+        and not model.__pydantic_root_model__
+        and model.model_config.get("extra") != "allow"
+        and all(f.alias is None and f.validation_alias is None for f in fields.values())
+    )
+    return _Layout(model) if plain else None
 
 
 class Span(_Frozen):

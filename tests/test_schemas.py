@@ -289,3 +289,30 @@ def test_narrowed_schemas_ask_for_what_is_cited_before_the_text() -> None:
         "text",
         "citations",
     ]
+
+
+def test_construct_trusted_builds_what_model_construct_builds() -> None:
+    from pydantic import BaseModel, Field
+
+    from briefer.models import Citation, Claim, Span, construct_trusted
+
+    class WithAlias(BaseModel):
+        name: str = Field(alias="Name")
+        tags: list[str] = Field(default_factory=list)
+
+    citation = {"passage_id": "S1.P1", "quote": "q"}
+    cases: list[tuple[type[BaseModel], set[str], dict[str, object]]] = [
+        (Span, {"start", "end"}, {"start": 3, "end": 9}),
+        (Citation, set(citation), citation),
+        # a missing field (salience) gets its default; keyword order differs from the model's
+        (Claim, {"id", "text", "citations"}, {"text": "t", "id": "c", "citations": []}),
+        (WithAlias, {"name"}, {"Name": "x"}),  # aliases: pydantic's own model_construct
+    ]
+    for model, fields_set, values in cases:
+        built = construct_trusted(model, fields_set, **values)
+        expected = model.model_construct(fields_set, **values)
+        assert type(built) is model
+        assert list(built.__dict__.items()) == list(expected.__dict__.items())
+        assert built.model_fields_set == expected.model_fields_set
+        assert built.model_dump_json() == expected.model_dump_json()
+        assert built == expected

@@ -67,6 +67,7 @@ from briefer.models import (
     RejectedClaim,
     Source,
     Usage,
+    construct_trusted,
 )
 from briefer.words import STATEMENT_END, is_uncased_letter
 
@@ -133,13 +134,14 @@ class ExtractiveEngine:
                     if not _is_statement(text):
                         continue
                     claims.append(  # built without re-validation: our own ids and text
-                        Claim.model_construct(
+                        construct_trusted(
+                            Claim,
                             _CLAIM_FIELDS,
                             id=f"{passage.id}.s{number}",
                             text=text,
                             citations=[
-                                Citation.model_construct(
-                                    _CITATION_FIELDS, passage_id=passage.id, quote=text
+                                construct_trusted(
+                                    Citation, _CITATION_FIELDS, passage_id=passage.id, quote=text
                                 )
                             ],
                             chunk_id=chunk.id,
