@@ -325,6 +325,16 @@ def test_any_substring_of_a_passage_is_an_accepted_quote(text: str, data: st.Dat
     assert check_claim(claimed, passages, support=False) == []
 
 
+@given(text=PASSAGE_TEXT, data=st.data())
+def test_a_slice_of_a_passage_is_found_in_it_after_normalising(
+    text: str, data: st.DataObject
+) -> None:
+    # What lets the validator accept a quote found as written without normalising it.
+    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
+    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    assert normalize_for_match(text[start:end]) in normalize_for_match(text)
+
+
 @given(text=PASSAGE_TEXT)
 def test_normalize_for_match_is_idempotent(text: str) -> None:
     once = normalize_for_match(text)

@@ -123,6 +123,12 @@ def _check(
 
 
 def _quote_is_in(citation: Citation, evidence: _Evidence) -> bool:
+    # A quote found as written (an extractive claim's always is: it is a slice of its passage)
+    # is found after normalising too: casefolding and the quote and dash replacements map each
+    # character on its own, and collapsing whitespace keeps a slice a slice. So only a quote
+    # not found as written is normalised, with the passage, and searched again.
+    if citation.quote in evidence.source_text(citation.passage_id) and not citation.quote.isspace():
+        return bool(citation.quote)
     quote = normalize_for_match(citation.quote)
     return bool(quote) and quote in evidence.text(citation.passage_id)
 
