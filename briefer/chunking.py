@@ -116,13 +116,58 @@ def _pack_sentences(
 ) -> list[tuple[list[Span], int]]:
     """Return runs of sentences whose covering text fits ``max_tokens``, with exact counts."""
     sizes = [count_tokens(text[s.start : s.end]) for s in sentences]
-    runs = _pack(
-        sizes,
-        count_tokens(" "),
-        lambda i, j: count_tokens(text[sentences[i].start : sentences[j - 1].end]),
-        max_tokens,
-    )
+    seams: dict[int, int | None] = {}  # k -> tokens the gap before sentence k + 1 adds
+
+    def count_range(i: int, j: int) -> int:
+        added = 0
+        for k in range(i, j - 1):
+            if k not in seams:
+                seams[k] = _gap_tokens(text, sentences[k], sentences[k + 1], count_tokens)
+            seam = seams[k]
+            if seam is None:  # a seam the rule below cannot tell: count the covering text
+                return count_tokens(text[sentences[i].start : sentences[j - 1].end])
+            added += seam
+        return sum(sizes[i:j]) + added
+
+    runs = _pack(sizes, count_tokens(" "), count_range, max_tokens)
     return [(sentences[i:j], n) for i, j, n in runs]
+
+
+def _gap_tokens(text: str, left: Span, right: Span, count_tokens: TokenCounter) -> int | None:
+    r"""Return how many tokens the gap between two sentences adds to their counts, or None.
+
+    cl100k cuts text into pieces before merging bytes within each piece, so text cut where a
+    piece ends counts as its parts do. A sentence is trimmed and the gap is whitespace. The
+    left sentence's last piece ends where it does (a letter or digit run stops at a space; a
+    symbol run does too, unless a line break follows it: then None). The gap joins the right
+    sentence's first piece (" The", " “"), so the gap and the right sentence's head, up to the
+    end of its first run of letters (where a piece always ends), are counted together instead
+    of the head alone. None when the gap is empty, the right sentence has no letter, or a
+    character there is outside the checked ranges (``briefer.tokens.CHECKED_CHARACTERS``).
+    """
+    if left.end >= right.start:
+        return None
+    last = _character_kind(text[left.end - 1])
+    if last is None or last == "space":
+        return None
+    gap = text[left.end : right.start]
+    if last == "symbol" and gap[0] in "\r\n":
+        return None
+    if any(_character_kind(c) != "space" for c in gap):
+        return None
+    head_end = right.start
+    while head_end < right.end and _character_kind(text[head_end]) != "letter":
+        if _character_kind(text[head_end]) in (None, "space"):
+            return None
+        head_end += 1
+    if head_end == right.end:
+        return None  # no letter: no piece end known in the right sentence
+    while head_end < right.end and _character_kind(text[head_end]) == "letter":
+        head_end += 1
+    if head_end < right.end and _character_kind(text[head_end]) is None:
+        return None
+    head = text[right.start : head_end]
+    return count_tokens(gap + head) - count_tokens(head)
 
 
 def _pack_passages(

@@ -460,3 +460,85 @@ def test_a_seam_next_to_an_unchecked_or_space_character_is_counted_whole() -> No
     assert _separator_tokens("漢字。", count_tokens) is None
     assert _separator_tokens("ends with a space ", count_tokens) is None
     assert _separator_tokens("plain end", count_tokens) == count_tokens("\n\n")
+
+
+def test_a_passages_count_from_its_sentences_is_the_count_of_its_text() -> None:
+    # A passage's count is its sentences' counts plus what each gap adds (the gap joins the
+    # next sentence's first piece); checked against tiktoken on the covering text for every
+    # passage of the example articles under several limits, and on sentence pairs whose ends
+    # and starts are of every class cl100k's pattern tells apart.
+    from pathlib import Path
+
+    from briefer.chunking import _gap_tokens
+    from briefer.ingest.sources import read_sources
+
+    exact = _tiktoken_count()
+    examples = Path(__file__).parents[1] / "examples"
+    sources = read_sources([str(p) for p in sorted(examples.glob("*/articles"))])
+    assert sources
+    joined = 0
+    for source in sources:
+        for limit in (12, 40, 96):
+            for passage in make_passages(source, exact, limit):
+                assert passage.n_tokens == exact(passage.text), passage.id
+                joined += len(passage.sentences) > 1
+    assert joined > 20
+
+    ends = [
+        "said",
+        "1,200",
+        '."',
+        " .",
+        "...",
+        "'",
+        "'s",
+        "(a)",
+        "é",
+        "\x1c",
+        "“no”",
+        "5%",
+        "ж.",
+        "a\u2003—",
+        "½",
+        "ǅ",
+        ".\u0308",
+        "。",
+        "x\u200b",
+        "!?!",
+    ]
+    starts = [
+        "The",
+        "“The",
+        '"It',
+        "'s",
+        "'S good",
+        "’tis",
+        "(AP) The",
+        "— and",
+        "1990 was",
+        "e\u0301t\u0301e",
+        "ʰa",
+        "Ωmega",
+        "漢字",
+        "$5 is",
+        "O'Neil",
+        "A",
+        "I'm",
+        "2,000",
+    ]
+    gaps = [" ", "  ", "\n", " \n", "\t", "\u00a0", "\u2003 ", "\r\n", "\n\n "]
+    fast = 0
+    for end in ends:
+        for gap in gaps:
+            for start in starts:
+                left, right = f"Word {end}", start
+                text = left + gap + right
+                spans = (
+                    Span(start=0, end=len(left)),
+                    Span(start=len(text) - len(right), end=len(text)),
+                )
+                added = _gap_tokens(text, *spans, exact)
+                if added is not None:
+                    fast += 1
+                    assert exact(left) + added + exact(right) == exact(text), repr(text)
+    assert fast > len(ends) * len(gaps) * len(starts) // 2
