@@ -32,7 +32,7 @@ _IMMUTABLE_DEFAULTS = (type(None), bool, int, float, str, tuple, frozenset)
 class _Layout:
     """A model's field names in order and the defaults that can be shared between instances."""
 
-    __slots__ = ("defaults", "names")
+    __slots__ = ("default_tails", "defaults", "names")
 
     def __init__(self, model: type[BaseModel]) -> None:
         fields = model.model_fields
@@ -41,6 +41,12 @@ class _Layout:
             name: field.default
             for name, field in fields.items()
             if field.default_factory is None and isinstance(field.default, _IMMUTABLE_DEFAULTS)
+        }
+        # first missing field -> the trailing fields and their shared defaults, where all have one
+        self.default_tails = {
+            k: tuple((name, self.defaults[name]) for name in self.names[k:])
+            for k in range(len(self.names))
+            if all(name in self.defaults for name in self.names[k:])
         }
 
 
@@ -62,8 +68,13 @@ def construct_trusted(model: type[_Model], fields_set: set[str], /, **values: An
         layout = _TRUSTED_LAYOUT[model] = _trusted_layout(model)
     if layout is None:
         return model.model_construct(fields_set, **values)
-    if tuple(values) != layout.names:
-        values = {name: _field_value(model, layout, name, values) for name in layout.names}
+    given = tuple(values)
+    if given != layout.names:
+        tail = layout.default_tails.get(len(given))
+        if tail is not None and given == layout.names[: len(given)]:
+            values.update(tail)  # only trailing fields left to their defaults: order holds
+        else:
+            values = {name: _field_value(model, layout, name, values) for name in layout.names}
     instance = _NEW(model)
     _SET(instance, "__dict__", values)
     _SET(instance, "__pydantic_fields_set__", fields_set)

@@ -21,6 +21,8 @@ _CJK_PUNCTUATION = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\
 # One budget word: a CJK character, or a run of anything else up to a space, CJK character or
 # CJK punctuation.
 _BUDGET_WORD = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}{_CJK_PUNCTUATION}]+")
+# Below every CJK character and CJK punctuation mark (both ranges start at U+3000 or later).
+_FIRST_CJK = "\u3000"
 # A word for matching and shingles: a CJK character, or a run of other word characters.
 _MATCH_WORD = re.compile(f"[{CJK_CHARS}]|(?:(?![{CJK_CHARS}])\\w)+")
 
@@ -53,6 +55,10 @@ _ANY_UNSUPPORTED = re.compile(
 
 def count_words(text: str) -> int:
     """Return the words of ``text`` for budgets: space-separated runs, each CJK character one."""
+    if not text or max(text) < _FIRST_CJK:
+        # No CJK character or punctuation: the words are the runs between whitespace, which
+        # str.split finds as the pattern's \s does (both use Unicode's isspace), 5x faster.
+        return len(text.split())
     return len(_BUDGET_WORD.findall(text))
 
 

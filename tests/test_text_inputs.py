@@ -499,3 +499,18 @@ def test_the_furniture_of_a_chinese_news_page_is_dropped_and_its_story_kept(
 @pytest.mark.parametrize("title", ["Vote on #", "# Title #", "C# and F# ship", "[x](y) <b>"])
 def test_a_title_reads_back_exactly_as_a_heading(title: str) -> None:
     assert _rendered_html(f"# {md_text(title)}") == f"<h1>{html.escape(title, quote=False)}</h1>\n"
+
+
+def test_count_words_without_cjk_counts_as_the_pattern_does() -> None:
+    # The split() shortcut for text below U+3000 gives the budget pattern's count, on every
+    # kind of space (\x1c-\x1f and U+0085 included) and next to CJK text, which the pattern
+    # counts character by character.
+    import random
+
+    from briefer.words import _BUDGET_WORD
+
+    spaces = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2003\u2028\u200b"
+    pool = [*spaces, *"aé,.’“—", "word", "1,200", "\u2fff", "\u3000", "、", "漢", "カ", "！"]
+    draw = random.Random(4)
+    texts = ["", " ", *("".join(draw.choices(pool, k=draw.randint(1, 12))) for _ in range(5000))]
+    assert [count_words(t) for t in texts] == [len(_BUDGET_WORD.findall(t)) for t in texts]
