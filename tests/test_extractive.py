@@ -171,3 +171,35 @@ def test_a_garbled_translation_corroborates_but_never_words_a_bullet(sources) ->
     for bullet in corroborated:
         assert bullet.text not in garbled.text  # a cleaner source's sentence words it
         assert len(bullet.source_ids) > 1
+
+
+def test_concept_weights_walk_each_root_and_text_once_to_the_same_weights() -> None:
+    # What walking every statement gives (the definition), against the walk over distinct
+    # (root, text) pairs: same weights and the same order of roots within each sum.
+    import random
+
+    import numpy as np
+
+    from briefer.engines.extractive.engine import SINGLE_SOURCE, _concept_weights
+    from briefer.engines.extractive.synthesis import Statement
+
+    draw = random.Random(7)
+    texts = [f"text {i}" for i in range(40)]
+    concepts_of = {t: set(draw.sample([f"c{k}" for k in range(30)], 6)) for t in texts}
+    statements = [
+        Statement(text=draw.choice(texts), source_id=f"s{i}", root_id=f"r{draw.randrange(12)}")
+        for i in range(600)
+    ]
+    position = np.asarray([draw.random() for _ in statements], dtype=np.float32)
+    concepts = [concepts_of[s.text] for s in statements]
+
+    best: dict[str, dict[str, float]] = {}
+    for statement, found, weight in zip(statements, concepts, position.tolist(), strict=True):
+        for concept in found:
+            per_root = best.setdefault(concept, {})
+            per_root[statement.root_id] = max(per_root.get(statement.root_id, 0.0), weight)
+    expected = {
+        concept: sum(per_root.values()) * (1.0 if len(per_root) > 1 else SINGLE_SOURCE)
+        for concept, per_root in best.items()
+    }
+    assert _concept_weights(concepts, statements, position) == expected

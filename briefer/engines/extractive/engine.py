@@ -259,11 +259,23 @@ def _concept_weights(
     A concept several independent reports carry is what the story is about; one that only a
     single source mentions still counts, at a discount.
     """
-    best: dict[str, dict[str, float]] = {}
+    # A root's copies repeat its texts: each (root, text) pair is walked once, with its
+    # highest weight, in order of first appearance, so each concept meets its roots in the
+    # same order and keeps the same maxima as walking every statement.
+    highest: dict[tuple[str, str], float] = {}  # (root, text) -> its highest weight
+    concepts_of: dict[tuple[str, str], set[str]] = {}
     for statement, found, weight in zip(statements, concepts, position.tolist(), strict=True):
-        for concept in found:
+        pair = (statement.root_id, statement.text)
+        if pair not in highest:
+            highest[pair] = weight
+            concepts_of[pair] = found
+        elif weight > highest[pair]:
+            highest[pair] = weight
+    best: dict[str, dict[str, float]] = {}
+    for (root_id, text), weight in highest.items():
+        for concept in concepts_of[root_id, text]:
             per_root = best.setdefault(concept, {})
-            per_root[statement.root_id] = max(per_root.get(statement.root_id, 0.0), weight)
+            per_root[root_id] = max(per_root.get(root_id, 0.0), weight)
     return {
         concept: sum(per_root.values()) * (1.0 if len(per_root) > 1 else SINGLE_SOURCE)
         for concept, per_root in best.items()
