@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import chain
 from typing import TypeVar
@@ -58,7 +58,7 @@ from briefer.engines.llm.planning import (
     prompt_overhead_of,
 )
 from briefer.engines.llm.prompts import render_prompt
-from briefer.engines.llm.reduce import FailFast, Reducer, run_parallel, to_draft
+from briefer.engines.llm.reduce import FailFast, Reducer, call_pool, run_parallel, to_draft
 from briefer.engines.llm.schemas import citing_schema, recorded_narrowing
 from briefer.errors import (
     ConfigError,
@@ -252,9 +252,7 @@ class LLMEngine:
             return self._map_group(group, options, 0)
 
         map_part = FailFast().wrap(map_one)
-        pool = ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency))
         pending: deque[Future[_Found]] = deque()
-        interrupted = False
 
         def next_part() -> list[Claim]:
             found = pending.popleft().result()
@@ -263,7 +261,7 @@ class LLMEngine:
             mapped.extend(batch)
             return batch
 
-        try:
+        with call_pool(self.settings.concurrency) as pool:
             for group in pack_chunk_stream(chain(pulled, stream), self.budgets.map_tokens):
                 self.progress.expect("map", 1)
                 pending.append(pool.submit(map_part, group))
@@ -271,15 +269,6 @@ class LLMEngine:
                     yield next_part()
             while pending:
                 yield next_part()
-        except KeyboardInterrupt:
-            interrupted = True  # Ctrl-C: the calls in flight are aborted, not waited for
-            raise
-        except BaseException:  # includes the caller closing the stream early
-            for future in pending:
-                future.cancel()
-            raise
-        finally:
-            pool.shutdown(wait=not interrupted, cancel_futures=True)
         if failed and all(failed):
             raise self._nothing_usable()
         self._trace("claims map", mapped)

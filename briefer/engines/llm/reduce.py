@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 from briefer.engines.llm.cache import Tracer
@@ -263,18 +264,25 @@ def run_parallel(work: Callable[[T], R], items: Sequence[T], concurrency: int) -
     if len(items) <= 1 or concurrency <= 1:
         return [work(item) for item in items]
     guarded = FailFast().wrap(work)
-    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
-    interrupted = False
-    futures: list[Future[R]] = []
-    try:
+    with call_pool(min(concurrency, len(items))) as pool:
         futures = [pool.submit(guarded, item) for item in items]
         return [f.result() for f in futures]
+
+
+@contextmanager
+def call_pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """Return a thread pool for model calls that ends the way each exit needs.
+
+    On leaving, calls still queued are cancelled (an error, or a caller that stopped early)
+    and those running are waited for, except on Ctrl-C: the client aborts the calls in
+    flight, and the interrupt is not held up by them.
+    """
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    interrupted = False
+    try:
+        yield pool
     except KeyboardInterrupt:
-        interrupted = True  # Ctrl-C: the calls in flight are aborted, not waited for
-        raise
-    except BaseException:
-        for future in futures:
-            future.cancel()
+        interrupted = True
         raise
     finally:
         pool.shutdown(wait=not interrupted, cancel_futures=True)
