@@ -67,6 +67,8 @@ def record_case(case: Path) -> Path:
         lines: dict[str, str] = {}
         for path in recordings:
             for line in path.read_text(encoding="utf-8").splitlines():
+                if "parameters" in json.loads(line):
+                    continue  # the case's settings come from case.toml, not the recording
                 entry = {"scripted": True, **json.loads(line)}  # first, so a reader sees it
                 lines.setdefault(entry["key"], json.dumps(entry, ensure_ascii=False))
     target = case / str(spec["cassette"])

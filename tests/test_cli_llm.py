@@ -159,7 +159,10 @@ def test_progress_goes_to_stderr_as_plain_lines_and_stdout_holds_only_the_briefi
 ) -> None:
     fake_openai.responder = echo_model
     args = ["brief", str(ARTICLES), "--base-url", fake_openai.url, "--model", "llama3"]
-    result = runner.invoke(app, [*args, "--format", "json"], env=_env(tmp_path))
+    # Map-reduce, whose stages each report progress (llama3's window holds the five articles
+    # in one grounded call).
+    env = _env(tmp_path) | {"BRIEFER_SINGLE_CALL": "false"}
+    result = runner.invoke(app, [*args, "--format", "json"], env=env)
     assert result.exit_code == 0, result.stderr
     Briefing.model_validate_json(result.stdout)  # stdout is the briefing and nothing else
     lines = result.stderr.splitlines()

@@ -15,7 +15,7 @@ from conftest import TEST_KEY, SettingsFactory
 from fake_openai import FakeOpenAI, Reply
 
 from briefer.engines.llm.client import LLMClient, schema_of
-from briefer.engines.llm.io import MapOutput
+from briefer.engines.llm.io import MapOutput, ReduceOutput
 from briefer.errors import (
     LLMAuthError,
     LLMError,
@@ -70,6 +70,19 @@ def test_strict_schema_requires_every_field_and_forbids_extras() -> None:
     assert claim["additionalProperties"] is False
     assert set(claim["required"]) == {"text", "citations"}
     assert "default" not in json.dumps(schema)
+
+
+def test_strict_schema_drops_title_annotations_but_keeps_title_fields() -> None:
+    """pydantic's ``title`` keys cost tokens where the model reads the schema and say nothing."""
+    for output in (MapOutput, ReduceOutput):
+        schema = schema_of(output)
+        text = json.dumps(schema)
+        for annotation in ('"Passage Id"', '"Claim Ids"', f'"{output.__name__}"'):
+            assert annotation not in text
+    reduce = schema_of(ReduceOutput)
+    assert reduce["properties"]["title"] == {"type": "string"}  # the briefing's title field
+    assert reduce["required"] == ["title", "sections", "differences"]
+    assert reduce["$defs"]["SectionOut"]["properties"]["title"] == {"type": "string"}
 
 
 def test_429_with_retry_after_zero_is_retried(
@@ -202,7 +215,7 @@ def test_json_schema_rejected_falls_back_to_json_mode(
     assert len(output.claims) == 1
     second = fake_openai.requests[1]
     assert second["response_format"] == {"type": "json_object"}
-    assert '"title": "MapOutput"' in second["messages"][0]["content"]  # the schema, in words
+    assert json.dumps(schema_of(MapOutput)) in second["messages"][0]["content"]  # in words
     assert notes and "json_object" in notes[0]
 
 

@@ -8,11 +8,14 @@ checked for their shape and for using only what llama.cpp's json-schema-to-gramm
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from conftest import SettingsFactory
 from fake_openai import FakeOpenAI, Reply
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_llm_engine import (
     SOURCES,
     TALKS_S1,
@@ -28,12 +31,15 @@ from briefer.engines.llm.prompts import load_prompt, render_prompt
 from briefer.engines.llm.schemas import (
     MAX_ENUM_IDS,
     citing_schema,
+    exact_pattern,
+    inline_single_use,
     passage_sentences,
     recorded_narrowing,
     reduce_schema,
 )
 from briefer.grounding.validator import validate_claims
 from briefer.models import Chunk, Citation, Claim, Passage
+from briefer.tokens import count_tokens
 
 # Keywords llama.cpp's common/json-schema.cpp reads (beyond annotations): anything else is
 # ignored there or refused, so the narrowed schemas keep to these.
@@ -63,10 +69,21 @@ def _passages(chunks: list[Chunk]) -> dict[str, Passage]:
     return {p.id: p for c in chunks for p in c.passages}
 
 
+def _claim(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a claim's schema in a narrowed map or repair schema (written in place)."""
+    claim: dict[str, Any] = schema["properties"]["claims"]["items"]
+    return claim
+
+
+def _citation(schema: dict[str, Any]) -> dict[str, Any]:
+    citation: dict[str, Any] = _claim(schema)["properties"]["citations"]["items"]
+    return citation
+
+
 def test_grammar_schema_pairs_each_passage_id_with_its_own_sentences() -> None:
     chunks = chunks_of(SOURCES)
     schema = citing_schema(MapOutput, chunks, grammar=True, max_claims=12)
-    branches = schema["$defs"]["CitationOut"]["anyOf"]
+    branches = _citation(schema)["anyOf"]
     passages = _passages(chunks)
     assert [b["properties"]["passage_id"]["enum"] for b in branches] == [[p] for p in passages]
     for branch in branches:
@@ -82,22 +99,91 @@ def test_grammar_schema_pairs_each_passage_id_with_its_own_sentences() -> None:
         accepted, rejected = validate_claims(claims, passages, stage="map")
         assert not rejected and len(accepted) == len(quotes)
     assert len(branches[0]["properties"]["quote"]["enum"]) == 2  # S1.P1 has two sentences
-    claim = schema["$defs"]["ClaimOut"]["properties"]
+    claim = _claim(schema)["properties"]
     assert claim["text"]["minLength"] > 3  # "..." cannot be a claim
     assert (claim["citations"]["minItems"], claim["citations"]["maxItems"]) == (1, 1)
     assert schema["properties"]["claims"]["maxItems"] == 12
     assert _keywords(schema) <= LLAMA_CPP_KEYWORDS
 
 
-def test_ids_schema_lists_passage_ids_and_nothing_a_strict_api_may_refuse() -> None:
+def test_ids_schema_accepts_exactly_the_passage_ids_and_nothing_a_strict_api_may_refuse() -> None:
     chunks = chunks_of(SOURCES)
     schema = citing_schema(RepairOutput, chunks, grammar=False)
-    citation = schema["$defs"]["CitationOut"]
-    assert citation["properties"]["passage_id"]["enum"] == list(_passages(chunks))
-    assert citation["properties"]["quote"] == {"title": "Quote", "type": "string"}
+    citation = _citation(schema)
+    passage_id = citation["properties"]["passage_id"]
+    assert passage_id == {"type": "string", "pattern": "^S[12]\\.P[12]$"}
+    shown = list(_passages(chunks))
+    assert shown == ["S1.P1", "S1.P2", "S2.P1", "S2.P2"]
+    assert [i for i in _IDS_NEARBY if re.fullmatch(passage_id["pattern"], i)] == shown
+    assert citation["properties"]["quote"] == {"type": "string"}
     text = json.dumps(schema)
-    for keyword in ("anyOf", "minLength", "maxLength", "minItems", "maxItems"):
+    for keyword in ("anyOf", "minLength", "maxLength", "minItems", "maxItems", "enum", "title"):
         assert keyword not in text
+    _assert_strict(schema)
+
+
+_IDS_NEARBY = [f"S{s}.P{p}" for s in range(4) for p in range(13)] + ["S1.P1x", "S1P1", "S1.P"]
+
+
+def _assert_strict(node: object) -> None:
+    """OpenAI's strict mode: every object lists all its properties as required, no extras."""
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            assert node["additionalProperties"] is False
+            assert sorted(node["required"]) == sorted(node["properties"])
+        for value in node.values():
+            _assert_strict(value)
+    elif isinstance(node, list):
+        for value in node:
+            _assert_strict(value)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.sets(
+        st.tuples(st.integers(1, 30), st.integers(1, 150)).map(lambda t: f"S{t[0]}.P{t[1]}"),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_an_id_pattern_matches_exactly_its_ids(ids: set[str]) -> None:
+    pattern = exact_pattern(sorted(ids))
+    for source in range(32):
+        for number in range(152):
+            candidate = f"S{source}.P{number}"
+            assert bool(re.fullmatch(pattern, candidate)) == (candidate in ids), candidate
+            assert not re.fullmatch(pattern, candidate.replace(".", "x"))  # no wildcard dot
+    # Only syntax llama.cpp's regex-to-grammar and OpenAI's strict mode both take: anchored,
+    # groups, alternation, classes with ranges, escaped dots; no \d, no quantifier.
+    assert pattern.startswith("^") and pattern.endswith("$")
+    assert re.fullmatch(r"[\^$()|\[\]\-.A-Za-z0-9\\]*", pattern)
+    assert not re.search(r"[*+?{]|\\[^.]", pattern)
+
+
+def test_an_id_pattern_costs_a_fraction_of_an_enums_tokens() -> None:
+    ids = [f"S{s}.P{p}" for s in (3, 4) for p in range(1, 22)]
+    enum = count_tokens(json.dumps({"enum": ids}, separators=(",", ":")))
+    pattern = count_tokens(json.dumps({"pattern": exact_pattern(ids)}, separators=(",", ":")))
+    assert pattern * 4 < enum, (pattern, enum)
+
+
+def test_definitions_used_once_are_written_in_place() -> None:
+    schema = citing_schema(MapOutput, chunks_of(SOURCES), grammar=False)
+    assert "$defs" not in schema and "$ref" not in json.dumps(schema)
+    reduce = reduce_schema(ReduceOutput, ["K1", "K2"], grammar=False)
+    assert list(reduce["$defs"]) == ["BulletOut"]  # in sections and in differences: shared
+    section = reduce["properties"]["sections"]["items"]
+    assert section["properties"]["bullets"]["items"] == {"$ref": "#/$defs/BulletOut"}
+    assert reduce["properties"]["differences"]["items"] == {"$ref": "#/$defs/BulletOut"}
+    nested = {
+        "$defs": {"A": {"type": "string"}, "B": {"type": "array", "items": {"$ref": "#/$defs/A"}}},
+        "type": "object",
+        "properties": {"b": {"$ref": "#/$defs/B"}},
+    }
+    assert inline_single_use(nested) == {
+        "type": "object",
+        "properties": {"b": {"type": "array", "items": {"type": "string"}}},
+    }
 
 
 def test_too_many_passages_keep_the_generic_schema() -> None:
@@ -112,12 +198,16 @@ def test_too_many_passages_keep_the_generic_schema() -> None:
 def test_reduce_schema_cites_only_the_listed_ids() -> None:
     schema = reduce_schema(ReduceOutput, ["K1", "K2", "K1"], grammar=True)
     bullet = schema["$defs"]["BulletOut"]["properties"]
-    assert bullet["claim_ids"]["items"]["enum"] == ["K1", "K2"]
+    assert bullet["claim_ids"]["items"]["enum"] == ["K1", "K2"]  # a grammar server: an enum
     assert bullet["claim_ids"]["minItems"] == 1
     assert schema["properties"]["title"]["minLength"] >= 3
     assert _keywords(schema) <= LLAMA_CPP_KEYWORDS
-    plain = reduce_schema(ReduceOutput, ["K1"], grammar=False)
+    plain = reduce_schema(ReduceOutput, ["K1", "K2", "K10", "P1.K2"], grammar=False)
     assert "minLength" not in json.dumps(plain)
+    pattern = plain["$defs"]["BulletOut"]["properties"]["claim_ids"]["items"]["pattern"]
+    candidates = ["K1", "K2", "K3", "K10", "K12", "K", "P1.K2", "P1.K1", "P1xK2"]
+    assert [c for c in candidates if re.fullmatch(pattern, c)] == ["K1", "K2", "K10", "P1.K2"]
+    _assert_strict(plain)
 
 
 def test_requests_carry_the_narrowed_schema_by_server_kind(
@@ -127,13 +217,13 @@ def test_requests_carry_the_narrowed_schema_by_server_kind(
     fake_openai.script(Reply.json({"title": "Talks", "sections": [], "differences": []}))
     run(llm_settings(single_call=False))  # a base URL: a local server, so grammar
     sent = fake_openai.requests[0]["response_format"]["json_schema"]["schema"]
-    assert "anyOf" in sent["$defs"]["CitationOut"]
+    assert "anyOf" in _citation(sent)
     fake_openai.reset()
     fake_openai.script(Reply.json({"claims": [TALKS_S1, TALKS_S2]}))
     fake_openai.script(Reply.json({"title": "Talks", "sections": [], "differences": []}))
     run(llm_settings(single_call=False, citation_schema="ids"))
     sent = fake_openai.requests[0]["response_format"]["json_schema"]["schema"]
-    assert sent["$defs"]["CitationOut"]["properties"]["passage_id"]["enum"][0] == "S1.P1"
+    assert re.fullmatch(_citation(sent)["properties"]["passage_id"]["pattern"], "S1.P1")
     assert Settings().schema_narrowing == "ids"  # the OpenAI API: ids only
 
 
@@ -277,8 +367,8 @@ def test_narrowed_schemas_ask_for_what_is_cited_before_the_text() -> None:
     """Servers generate fields in the schema's order: the constrained citation comes first."""
     chunks = chunks_of(SOURCES)
     for grammar in (True, False):
-        for output, claim in ((MapOutput, "ClaimOut"), (RepairOutput, "IdClaimOut")):
-            definition = citing_schema(output, chunks, grammar=grammar)["$defs"][claim]
+        for output in (MapOutput, RepairOutput):
+            definition = _claim(citing_schema(output, chunks, grammar=grammar))
             assert list(definition["properties"])[-2:] == ["citations", "text"]
             assert definition["required"][-2:] == ["citations", "text"]
         bullet = reduce_schema(ReduceOutput, ["K1"], grammar=grammar)["$defs"]["BulletOut"]

@@ -732,17 +732,33 @@ def _holds_items(output: BaseModel) -> bool:
 
 @lru_cache(maxsize=32)
 def schema_of(output: type[BaseModel]) -> dict[str, Any]:
-    """Return the strict JSON schema of ``output``: every field required, no extras or defaults."""
-    return cast(dict[str, Any], _drop_defaults(to_strict_json_schema(output)))
+    """Return the strict JSON schema of ``output``: every field required, no extras or defaults.
+
+    Without pydantic's ``title`` annotations either: a model reading the schema (OpenAI's
+    strict mode puts it in the prompt) learns nothing from "Passage Id" beside
+    ``passage_id``, and no server needs them.
+    """
+    return cast(dict[str, Any], _compact(to_strict_json_schema(output)))
 
 
-def _drop_defaults(node: object) -> object:
-    # Strict mode requires every property; defaults only serve the lenient parse.
-    if isinstance(node, dict):
-        return {k: _drop_defaults(v) for k, v in node.items() if k != "default"}
+_ANNOTATIONS = frozenset({"default", "title"})  # strict mode requires every property anyway
+
+
+def _compact(node: object) -> object:
+    """Return the schema ``node`` without annotation keywords (a property named so stays)."""
     if isinstance(node, list):
-        return [_drop_defaults(v) for v in node]
-    return node
+        return [_compact(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    compact: dict[str, object] = {}
+    for key, value in node.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key in {"properties", "$defs"} and isinstance(value, dict):
+            compact[key] = {name: _compact(v) for name, v in value.items()}  # names, not keywords
+        else:
+            compact[key] = _compact(value)
+    return compact
 
 
 def _to_stored(completion: Any) -> StoredReply:

@@ -4,13 +4,20 @@ The generic schema of ``MapOutput`` lets a model put any string in ``passage_id`
 ``quote``; a small model then copies the prompt's placeholders and every claim is rejected.
 Where the server enforces the schema, each request therefore says exactly what it may cite:
 
-- ``passage_id`` is an ``enum`` of the ids of the passages shown (every schema-enforcing
-  server accepts that, OpenAI's strict mode included, up to ``MAX_ENUM_IDS`` values);
-- with ``quotes=True`` (servers that turn the schema into a grammar: llama.cpp, Ollama,
-  vLLM, LM Studio) a citation is an ``anyOf`` with one branch per passage, pairing its id
-  (a one-value ``enum``) with an ``enum`` of its sentences, so a quote is verbatim by
-  construction; claim and bullet texts get a length range and lists a maximum length, which
-  stops a looping model inside the grammar instead of at the server's context limit.
+- ``ids`` (OpenAI's strict mode, which puts the schema in the prompt: its tokens are read on
+  every call): ``passage_id`` is a ``pattern`` that matches exactly the ids of the passages
+  shown (``^S[12]\\.P[1-9]$``), a third of the tokens of the ``enum`` listing them, and a
+  reduce bullet's ``claim_ids`` likewise; up to ``MAX_ENUM_IDS`` ids;
+- ``grammar`` (servers that turn the schema into a grammar: llama.cpp, Ollama, vLLM, LM
+  Studio; its size costs no prompt tokens there) a citation is an ``anyOf`` with one branch
+  per passage, pairing its id (a one-value ``enum``) with an ``enum`` of its sentences, so a
+  quote is verbatim by construction; ids elsewhere are an ``enum``, which every
+  schema-to-grammar converter knows; claim and bullet texts get a length range and lists a
+  maximum length, which stops a looping model inside the grammar instead of at the server's
+  context limit.
+
+Either way the schema carries no pydantic ``title`` annotations (``client.schema_of``) and
+a definition used once is written in place of its ``$ref`` (``inline_single_use``).
 
 In every narrowed schema a claim's ``citations`` come before its ``text``, a bullet's
 ``claim_ids`` before its ``text``, and a reduce reply's ``title`` after its bullets: servers
@@ -19,17 +26,21 @@ and then writes the text right after it, where a small model restates what it ju
 instead of drifting or copying the prompt.
 
 Only keywords llama.cpp's ``json-schema-to-grammar`` implements are used (``enum``,
-``anyOf``, ``minLength``, ``maxLength``, ``maxItems``, ``$ref`` into ``$defs``,
-``additionalProperties: false``); ``tests/test_schemas.py`` keeps it so.
+``pattern`` anchored with ``^...$``, ``anyOf``, ``minLength``, ``maxLength``, ``maxItems``,
+``$ref`` into ``$defs``, ``additionalProperties: false``), and in ``ids`` mode only what
+OpenAI's strict mode accepts (``pattern`` is a supported string keyword there, except for
+fine-tuned models, whose 400 makes the client send the generic schema); ``tests/test_schemas.py``
+keeps it so.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -39,7 +50,7 @@ from briefer.models import Chunk, Passage
 
 Schema = dict[str, Any]
 
-MAX_ENUM_IDS = 500  # OpenAI's strict mode allows 1,000 enum values in a whole schema
+MAX_ENUM_IDS = 500  # ids per schema; OpenAI's strict mode allows 1,000 enum values in all
 MAX_QUOTE_CHARS = 60_000  # beyond this the grammar grows slow to build; ids stay constrained
 TEXT_LENGTH = (8, 400)  # characters of a claim's or bullet's text
 TITLE_LENGTH = (3, 120)
@@ -91,16 +102,80 @@ def citing_schema(
             ]
         }
     else:
-        citation["properties"]["passage_id"] = {
-            "type": "string",
-            "enum": [p.id for p in passages],
-        }
+        citation["properties"]["passage_id"] = _one_of([p.id for p in passages], grammar=grammar)
     if grammar:
         _bound_texts(schema, max_claims)
     for name in ("ClaimOut", "IdClaimOut"):
         if name in defs:
             _put_first(defs[name], "id", "citations")
-    return schema
+    return inline_single_use(schema)
+
+
+def _one_of(ids: Sequence[str], *, grammar: bool) -> Schema:
+    """Return a string schema that accepts exactly ``ids``.
+
+    A schema the model reads (OpenAI's strict mode) gets them as one ``pattern``, a third of
+    an ``enum``'s tokens; a grammar server compiles the schema instead of reading it, so it
+    keeps the ``enum`` every schema-to-grammar converter knows.
+    """
+    unique = list(dict.fromkeys(ids))
+    if grammar or not all(_ID_CHARACTERS.fullmatch(i) for i in unique):
+        return {"type": "string", "enum": unique}
+    return {"type": "string", "pattern": exact_pattern(unique)}
+
+
+_ID_CHARACTERS = re.compile(r"[A-Za-z0-9.]+")
+
+
+def exact_pattern(ids: Sequence[str]) -> str:
+    """Return an anchored regular expression that matches exactly the strings ``ids``.
+
+    Ids of one length share a trie whose sibling characters with the same continuations
+    merge into a class: ``S1.P1`` to ``S1.P9`` and ``S2.P1`` to ``S2.P9`` give
+    ``^S[12]\\.P[1-9]$``. Only the syntax llama.cpp's regex-to-grammar and OpenAI's strict
+    mode both accept: groups, ``|``, classes with ranges, ``\\.``, ``^...$``. ``ids`` are
+    made of letters, digits and dots.
+    """
+    by_length: dict[int, set[str]] = {}
+    for text in ids:
+        by_length.setdefault(len(text), set()).add(text)
+    branches = [_alternation(frozenset(by_length[n])) for n in sorted(by_length)]
+    return "^" + (branches[0] if len(branches) == 1 else "(" + "|".join(branches) + ")") + "$"
+
+
+def _alternation(words: frozenset[str]) -> str:
+    """Return a regular expression for ``words``, non-empty strings of one length."""
+    if len(words) == 1:
+        return _literal(next(iter(words)))
+    continuations: dict[str, set[str]] = {}
+    for word in words:
+        continuations.setdefault(word[0], set()).add(word[1:])
+    heads: dict[frozenset[str], list[str]] = {}
+    for head in sorted(continuations):
+        heads.setdefault(frozenset(continuations[head]), []).append(head)
+    branches = [
+        _character_class(chars) + ("" if rest == {""} else _alternation(rest))
+        for rest, chars in heads.items()
+    ]
+    return branches[0] if len(branches) == 1 else "(" + "|".join(branches) + ")"
+
+
+def _literal(text: str) -> str:
+    return text.replace(".", "\\.")
+
+
+def _character_class(chars: list[str]) -> str:
+    """Return a class for ``chars`` (sorted, distinct), runs of three or more as ranges."""
+    if len(chars) == 1:
+        return _literal(chars[0])
+    runs: list[list[str]] = []
+    for char in chars:
+        if runs and ord(char) == ord(runs[-1][-1]) + 1 and char.isalnum():
+            runs[-1].append(char)
+        else:
+            runs.append([char])
+    parts = [f"{r[0]}-{r[-1]}" if len(r) > 2 else "".join(r) for r in runs]
+    return "[" + "".join(parts) + "]"  # a dot inside a class is literal
 
 
 def _put_first(definition: Schema, *names: str) -> None:
@@ -119,16 +194,41 @@ def reduce_schema(output: type[BaseModel], item_ids: Sequence[str], *, grammar: 
     if not item_ids or len(item_ids) > MAX_ENUM_IDS:
         return schema
     bullet = schema["$defs"]["BulletOut"]
-    bullet["properties"]["claim_ids"]["items"] = {
-        "type": "string",
-        "enum": list(dict.fromkeys(item_ids)),
-    }
+    bullet["properties"]["claim_ids"]["items"] = _one_of(item_ids, grammar=grammar)
     if grammar:
         _bound_texts(schema, 0)
     _put_first(bullet, "claim_ids")
     # The title last: SmolLM2, given the title first, wrote it again as every bullet's text.
     _put_first(schema, "sections", "differences")
-    return schema
+    return inline_single_use(schema)
+
+
+def inline_single_use(schema: Schema) -> Schema:
+    """Return ``schema`` with each definition used once written in place of its ``$ref``.
+
+    The same language in fewer tokens (no ``$defs`` entry, name and reference): a third less
+    for a map reply's schema, which OpenAI's strict mode puts before every map call. A
+    definition used twice (a bullet, in sections and in differences) stays shared.
+    """
+    defs: Schema = schema.get("$defs", {})
+    uses: dict[str, int] = {}
+    for ref in re.findall(r'"\$ref": "#/\$defs/([^"]+)"', json.dumps(schema)):
+        uses[ref] = uses.get(ref, 0) + 1
+    once = {name for name, count in uses.items() if count == 1 and name in defs}
+
+    def resolve(node: object) -> object:
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if len(node) == 1 and isinstance(ref, str) and ref.removeprefix("#/$defs/") in once:
+            return resolve(defs[ref.removeprefix("#/$defs/")])
+        return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+
+    inlined = cast(Schema, resolve(schema))
+    kept = {name: resolve(d) for name, d in defs.items() if name not in once}
+    return {"$defs": kept, **inlined} if kept else inlined
 
 
 def _bound_texts(schema: Schema, max_claims: int) -> None:
@@ -187,7 +287,7 @@ def _narrowing_of(schema: Schema) -> CitationSchema | None:
     text = json.dumps(schema)
     if '"minLength"' in text:
         return "grammar"
-    if '"enum"' in text:
+    if '"enum"' in text or '"pattern"' in text:
         return "ids"
     defs = schema.get("$defs", {})
     return "off" if "CitationOut" in defs or "BulletOut" in defs else None
