@@ -48,10 +48,11 @@ the target.
 
 Schemas (``--citation-schema``, BRIEFER_CITATION_SCHEMA): the fake server enforces no schema
 and compiles no grammar. ``ids`` (the default) sends what briefer sends the OpenAI API:
-``passage_id`` an enum of the passages shown; its schemas count as tokens the model reads,
-in the compact JSON the openai client sends. ``grammar`` sends what briefer sends a local
-server (llama.cpp, Ollama, vLLM), which compiles the schema into a sampling grammar rather
-than putting it in the prompt: its schemas are shown on the wire but not counted as read.
+``passage_id`` a pattern matching exactly the ids of the passages shown; its schemas count
+as tokens the model reads, in the compact JSON the openai client sends. ``grammar`` sends
+what briefer sends a local server (llama.cpp, Ollama, vLLM), which compiles the schema into
+a sampling grammar rather than putting it in the prompt: its schemas are shown on the wire
+but not counted as read.
 
 Usage (from the repository root; LangChain is bench-only)::
 
@@ -113,7 +114,7 @@ WALL_SLACK_S = 0.3
 TOKENS_FACTOR = 0.8
 API_KEY = "bench-not-a-key"
 SCHEMA_MODES = {
-    "ids": "ids (passage_id an enum of the passages shown: what briefer sends the OpenAI API); "
+    "ids": "ids (passage_id a pattern of the passages shown: what briefer sends the OpenAI API); "
     "schemas counted as read by the model",
     "grammar": "grammar (each passage's sentences as quote enums: what briefer sends a local "
     "server, which compiles the schema into a sampling grammar); schemas not counted as read",

@@ -6,7 +6,7 @@ Where the server enforces the schema, each request therefore says exactly what i
 
 - ``ids`` (OpenAI's strict mode, which puts the schema in the prompt: its tokens are read on
   every call): ``passage_id`` is a ``pattern`` that matches exactly the ids of the passages
-  shown (``^S[12]\\.P[1-9]$``), a third of the tokens of the ``enum`` listing them, and a
+  shown (``^S[12]\\.P[1-9]$``), a fifth of the tokens of the ``enum`` listing them, and a
   reduce bullet's ``claim_ids`` likewise; up to ``MAX_ENUM_IDS`` ids;
 - ``grammar`` (servers that turn the schema into a grammar: llama.cpp, Ollama, vLLM, LM
   Studio; its size costs no prompt tokens there) a citation is an ``anyOf`` with one branch
@@ -114,7 +114,7 @@ def citing_schema(
 def _one_of(ids: Sequence[str], *, grammar: bool) -> Schema:
     """Return a string schema that accepts exactly ``ids``.
 
-    A schema the model reads (OpenAI's strict mode) gets them as one ``pattern``, a third of
+    A schema the model reads (OpenAI's strict mode) gets them as one ``pattern``, a fifth of
     an ``enum``'s tokens; a grammar server compiles the schema instead of reading it, so it
     keeps the ``enum`` every schema-to-grammar converter knows.
     """
@@ -206,7 +206,7 @@ def reduce_schema(output: type[BaseModel], item_ids: Sequence[str], *, grammar: 
 def inline_single_use(schema: Schema) -> Schema:
     """Return ``schema`` with each definition used once written in place of its ``$ref``.
 
-    The same language in fewer tokens (no ``$defs`` entry, name and reference): a third less
+    The same language in fewer tokens (no ``$defs`` entry, name and reference): a quarter less
     for a map reply's schema, which OpenAI's strict mode puts before every map call. A
     definition used twice (a bullet, in sections and in differences) stays shared.
     """
