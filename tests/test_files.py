@@ -22,6 +22,7 @@ from conftest import TEST_KEY
 from fake_openai import FakeOpenAI, Reply, echo_model
 from typer.testing import CliRunner
 
+import briefer.ingest.duplicates as duplicates_module
 import briefer.ingest.sources as sources_module
 import briefer.output as output_module
 from briefer.cli import app
@@ -464,12 +465,12 @@ def test_shingles_read_a_stretch_at_a_time_and_match_the_whole_text(
 
     def whole_text_shingles(source: object) -> set[int]:
         kept = " ".join(source.text[b.start : b.end] for b in source.blocks)  # type: ignore[attr-defined]
-        words = sources_module._WORD.findall(kept.lower())
+        words = duplicates_module._WORD.findall(kept.lower())
         if len(words) < 5:
             return {hash(tuple(words))}
         return {hash(tuple(words[i : i + 5])) for i in range(len(words) - 4)}
 
     for stretch in (1, 7, 50_000):
-        monkeypatch.setattr(sources_module, "_SHINGLE_STRETCH", stretch)
+        monkeypatch.setattr(duplicates_module, "_SHINGLE_STRETCH", stretch)
         for source in sources:
-            assert sources_module._shingles(source) == whole_text_shingles(source)
+            assert duplicates_module._shingles(source) == whole_text_shingles(source)

@@ -412,6 +412,3 @@ def _fragment_reason(unit: _Unit) -> str:
     if unit.words >= 5 and _lower_ratio(unit) >= 0.3:
         return "caption"
     return "heading" if unit.words >= 2 and _lower_ratio(unit) < 0.5 else "fragment"
-
-
-# --- near-duplicates ---------------------------------------------------------------------
