@@ -514,3 +514,27 @@ def test_count_words_without_cjk_counts_as_the_pattern_does() -> None:
     draw = random.Random(4)
     texts = ["", " ", *("".join(draw.choices(pool, k=draw.randint(1, 12))) for _ in range(5000))]
     assert [count_words(t) for t in texts] == [len(_BUDGET_WORD.findall(t)) for t in texts]
+
+
+def test_the_utf8_shortcuts_agree_with_scanning_the_characters() -> None:
+    # count_words tells text below U+3000 by its UTF-8 bytes, unsupported_script rules texts
+    # out by them: both must agree with a plain look at every character, at the range edges.
+    import random
+
+    from briefer.words import _ANY_UNSUPPORTED, _NOT_E0_E1, _below_first_cjk, unsupported_script
+
+    edges = [0x7F, 0x80, 0x7FF, 0x800, 0xDFF, 0xE00, 0x109F, 0x10A0, 0x2FFF, 0x3000]
+    edges += [0xD7FF, 0xD800, 0xDFFF, 0xE000, 0xFFFF, 0x10000, 0x10FFFE]
+    draw = random.Random(9)
+    texts = ["", "plain", *(chr(c) for c in edges)]
+    for _ in range(5000):
+        k = draw.randint(1, 5)
+        texts.append("".join(chr(draw.choice(edges) + draw.choice((-1, 0, 1))) for _ in range(k)))
+    for text in texts:
+        assert _below_first_cjk(text) == (max(text, default=" ") < "\u3000"), repr(text)
+        if _ANY_UNSUPPORTED.search(text):  # never ruled out by the byte test
+            assert text.encode("utf-8", "surrogatepass").translate(None, _NOT_E0_E1), repr(text)
+    assert sum(bool(_ANY_UNSUPPORTED.search(t)) for t in texts) > 100
+    thai = "การเจรจาสิ้นสุดลงแล้ว"
+    assert unsupported_script(thai) == unsupported_script("Bangkok: " + thai) == "Thai"
+    assert unsupported_script("Bangkok (กรุงเทพ) talks ended.") is None

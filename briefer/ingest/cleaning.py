@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from briefer.models import DroppedBlock, Span
+from briefer.models import DroppedBlock, Span, construct_trusted
 from briefer.words import SENTENCE_END, count_words, is_uncased_letter
 
 _WORD = re.compile(r"\w+")
+_SPAN_FIELDS = {"start", "end"}
+_DROPPED_FIELDS = {"start", "end", "reason"}
 _CLOSE = "\"'\u201d\u2019\u00bb)\\]*_\u300d\u300f\uff09"  # may follow a sentence's final mark
 _KEY_STRIP = " .:!?" + SENTENCE_END + _CLOSE.replace("\\", "")
 _BULLET = r"(?:[-*+\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2219\u2013]|\d{1,2}[.)])"
@@ -152,9 +154,14 @@ def clean_text(text: str) -> tuple[list[Span], list[DroppedBlock], str | None]:
     title = _label_header(units[:start] if start is not None else units, reasons)
     if start is not None:
         _label_story(units, start, title, reasons)
-    blocks = [Span(start=u.start, end=u.end) for u, r in zip(units, reasons, strict=True) if not r]
+    # Built without validation: units are ordered spans of the text, reasons our own words.
+    blocks = [
+        construct_trusted(Span, _SPAN_FIELDS, start=u.start, end=u.end)
+        for u, r in zip(units, reasons, strict=True)
+        if not r
+    ]
     dropped = [
-        DroppedBlock(start=u.start, end=u.end, reason=r)
+        construct_trusted(DroppedBlock, _DROPPED_FIELDS, start=u.start, end=u.end, reason=r)
         for u, r in zip(units, reasons, strict=True)
         if r
     ]

@@ -28,7 +28,7 @@ from briefer.ingest.reading import (
     read_regular_file,
     read_stream,
 )
-from briefer.models import DroppedBlock, Source, Span
+from briefer.models import DroppedBlock, Source, Span, construct_trusted
 from briefer.words import unsupported_script
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
@@ -204,7 +204,10 @@ def _read_source(
     blocks, dropped, title = clean_text(text)
     if not blocks:
         raise SourceError(shown, _why_no_story(text, dropped))
-    return Source(
+    # Built without validation: every field is ours, of its declared type (the id S<n>).
+    return construct_trusted(
+        Source,
+        set(_SOURCE_FIELDS),
         id=source_id,
         title=html_title or title or (path.stem if path else shown.strip("<>")),
         origin=shown,
@@ -215,6 +218,19 @@ def _read_source(
         sha256=hashlib.sha256(data).hexdigest(),
         published=_parse_date(html_date or "") or _dateline(text, blocks, dropped),
     )
+
+
+_SOURCE_FIELDS = (
+    "id",
+    "title",
+    "origin",
+    "text",
+    "blocks",
+    "dropped",
+    "encoding",
+    "sha256",
+    "published",
+)
 
 
 def _decode(data: bytes, shown: str, warn: Callable[[str], None]) -> tuple[str, str]:
