@@ -567,3 +567,30 @@ def test_a_copy_of_two_originals_names_the_earlier_whatever_the_hash_seed(tmp_pa
         for seed in range(4)
     }
     assert runs == {"[None, None, 'S1']"}  # c holds all of a and all of b: a came first
+
+
+def test_resolving_folders_once_gives_what_resolving_each_path_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from briefer.ingest.sources import _resolved
+
+    real = tmp_path / "real"
+    (real / "sub").mkdir(parents=True)
+    (real / "a.txt").write_text("a", encoding="utf-8")
+    (real / "sub" / "b.txt").write_text("b", encoding="utf-8")
+    (tmp_path / "linked").symlink_to(real)  # a folder reached through a link
+    (real / "c.txt").symlink_to(real / "sub" / "b.txt")  # a file that is a link
+    monkeypatch.chdir(real / "sub")
+    paths = [
+        real / "a.txt",
+        tmp_path / "linked" / "a.txt",
+        tmp_path / "linked" / "sub" / ".." / "a.txt",
+        real / "c.txt",
+        tmp_path / "linked" / "c.txt",
+        Path("b.txt"),
+        Path("..") / "a.txt",
+    ]
+    folders: dict[Path, str] = {}
+    for path in paths + paths:  # the second time from the cache
+        assert _resolved(path, folders) == str(path.resolve()), path
+    assert _resolved(real / "c.txt", folders) == str(real / "sub" / "b.txt")

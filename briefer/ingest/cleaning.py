@@ -170,7 +170,10 @@ def clean_text(text: str) -> tuple[list[Span], list[DroppedBlock], str | None]:
 
 def _mark_markdown_blocks(text: str, units: list[_Unit]) -> list[_Unit]:
     """Return ``units`` with the rows of Markdown tables and the lines of code marked."""
-    fences = [(m.start(), m.end()) for m in _FENCED_CODE.finditer(text)]
+    # A fence is three backticks or tildes: a text without either has none (and the search
+    # tries every line).
+    fenced = "```" in text or "~~~" in text
+    fences = [(m.start(), m.end()) for m in _FENCED_CODE.finditer(text)] if fenced else []
     if not fences and "|" not in text:
         return units
     marked: list[_Unit] = []
@@ -237,7 +240,8 @@ def _is_wrapped(lines: list[str]) -> bool:
 def _make_unit(text: str, start: int, end: int) -> _Unit:
     raw = text[start:end]
     bullet = bool(_STRUCTURAL.match(raw)) and not raw.startswith(("#", "!", "|", "`"))
-    parts = _MARKER.sub("", raw).replace("\n>", "\n").split()
+    marker = _MARKER.match(raw)  # anchored at the start: only the unit's first marker goes
+    parts = (raw[marker.end() :] if marker else raw).replace("\n>", "\n").split()
     flat = " ".join(parts).strip("*_ ")
     low = flat.lower().replace("\u2019", "'")
     key = low.strip(_KEY_STRIP)

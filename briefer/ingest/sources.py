@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -83,9 +84,10 @@ def read_sources(
     warn = warn or print_warning
     seen: set[str] = set()
     sources: list[Source] = []
+    resolved_folders: dict[Path, str] = {}
     for raw in paths:
         for shown, path in _expand_path(raw, warn):
-            key = str(path.resolve()) if path else shown
+            key = _resolved(path, resolved_folders) if path else shown
             if key in seen:
                 continue
             seen.add(key)
@@ -99,6 +101,20 @@ def read_sources(
     if not sources:
         raise SourceError(", ".join(paths), "no file holds readable article text")
     return mark_duplicates(sources)
+
+
+def _resolved(path: Path, folders: dict[Path, str]) -> str:
+    """Return ``str(path.resolve())``, resolving each folder once (``folders`` caches them).
+
+    A file that is not a symbolic link resolves to its folder's resolved path plus its name
+    (one lstat, where resolving the whole path takes one per component).
+    """
+    if path.is_symlink():
+        return str(path.resolve())
+    folder = folders.get(path.parent)
+    if folder is None:
+        folder = folders[path.parent] = str(path.parent.resolve())
+    return os.path.join(folder, path.name)
 
 
 def _expand_path(raw: str, warn: Callable[[str], None]) -> list[tuple[str, Path | None]]:
