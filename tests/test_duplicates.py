@@ -191,3 +191,18 @@ def test_shingles_differing_in_one_word_never_share_a_hash() -> None:
             changed = [*words[:k], other, *words[k + 1 :]]
             if changed != words:
                 assert duplicates_module._hashed_shingles(np, changed)[0] != base
+
+
+def test_blocks_joined_for_lower_casing_give_the_words_of_each_block_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # lower() looks at neighbouring letters for one rule (a final sigma): joining blocks by a
+    # line break must not change how a block's edges are cased, nor join words across blocks.
+    paragraphs = ["ΟΔΟΣ", "ΣΑΣ ΕΙΝΑΙ ΣΩΣΤΟΣ", "ΑΣ'", "'Σ ΝΈΟΣ.", "İstanbul ΣΣ", "word_", "_word"]
+    source = _source(1, paragraphs)
+    words = [w for p in paragraphs for w in duplicates_module._WORD.findall(p.lower())]
+    assert "σας" in words and "οδος" in words  # the final sigma is cased as in each block alone
+    expected = sorted(set(duplicates_module._hashed_shingles(np, words).tolist()))
+    for stretch in (1, 10, 10**6):
+        monkeypatch.setattr(duplicates_module, "_SHINGLE_STRETCH", stretch)
+        assert shingle_codes(source).tolist() == expected

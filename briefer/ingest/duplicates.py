@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 DUPLICATE_THRESHOLD = 0.5
 _SHINGLE_WORDS = 5
 _MIN_SHARED_SHINGLES = 5
-_SHINGLE_STRETCH = 50_000  # words hashed at a time
+_SHINGLE_STRETCH = 300_000  # characters of blocks read at a time (at least one block)
 _MAX_POSTINGS = 32  # a shingle shared by more originals is boilerplate, not evidence
 _WORD = re.compile(r"\w+")
 # The odd multiplier of the polynomial that folds a shingle's five word hashes into one
@@ -48,22 +48,30 @@ def shingle_codes(source: Source) -> NDArray[np.uint64]:
     """
     import numpy as np
 
-    # Words are taken a stretch of blocks at a time, so a 50 MB story never has all its
-    # words (as Python strings) in memory at once.
-    pieces = [source.text[b.start : b.end] for b in source.blocks]
+    # The story is read a stretch of blocks at a time, so a 50 MB story never has all its
+    # words (as Python strings) in memory at once. A stretch's blocks are joined by a line
+    # break: no word runs across it, and lower() cases each block as it would alone (its one
+    # rule that looks at neighbouring letters, for a final sigma, stops at a line break).
+    texts: list[str] = []
+    stretch: list[str] = []
+    length = 0
+    for end, block in enumerate(source.blocks, 1):
+        stretch.append(source.text[block.start : block.end])
+        length += block.end - block.start
+        if length >= _SHINGLE_STRETCH or end == len(source.blocks):
+            texts.append("\n".join(stretch))
+            stretch, length = [], 0
     # CJK writes no spaces: its characters stand for words there.
-    split = match_words if any(map(has_cjk, pieces)) else _WORD.findall
+    split = match_words if any(map(has_cjk, texts)) else _WORD.findall
     stretches: list[NDArray[np.uint64]] = []
     words: list[str] = []  # the last few words of the previous stretch, then this stretch
     overlap = _SHINGLE_WORDS - 1
-    for piece in pieces:
-        words += split(piece.lower())
-        if len(words) >= _SHINGLE_STRETCH:
+    for text in texts:
+        words += split(text.lower())
+        if len(words) > overlap:
             stretches.append(_hashed_shingles(np, words))
             words = words[-overlap:]
-    if len(words) > overlap:
-        stretches.append(_hashed_shingles(np, words))
-    elif not stretches:
+    if not stretches:
         # Fewer than five words in all: the words themselves are the one shingle.
         return np.array([hash(tuple(words)) & _MASK], dtype=np.uint64)
     return _distinct(np, np.concatenate(stretches) if len(stretches) > 1 else stretches[0])
