@@ -67,9 +67,7 @@ def _below_first_cjk(text: str) -> bool:
     without max()'s Python-level walk over the characters."""
     # In UTF-8 a code point from U+3000 up (a surrogate too, with "surrogatepass") starts with
     # a byte from E3 up, and every other byte is below E3: delete those and see what is left.
-    return text.isascii() or not text.encode("utf-8", "surrogatepass").translate(
-        None, _BELOW_E3
-    )
+    return text.isascii() or not text.encode("utf-8", "surrogatepass").translate(None, _BELOW_E3)
 
 
 _BELOW_E3 = bytes(range(0xE3))

@@ -594,3 +594,59 @@ def test_resolving_folders_once_gives_what_resolving_each_path_gives(
     for path in paths + paths:  # the second time from the cache
         assert _resolved(path, folders) == str(path.resolve()), path
     assert _resolved(real / "c.txt", folders) == str(real / "sub" / "b.txt")
+
+
+def test_control_characters_counted_in_utf8_bytes_as_in_the_text() -> None:
+    import random
+
+    from briefer.ingest.sources import _CONTROL, _CONTROL_BYTES
+
+    assert [c for c in range(0x110000) if _CONTROL.match(chr(c))] == list(_CONTROL_BYTES)
+    pool = [
+        "a",
+        " ",
+        "\n",
+        "\t",
+        "\x01",
+        "\x1b",
+        "\x7f",
+        "\x08",
+        "\x0e",
+        "é",
+        "€",
+        "漢",
+        "\U0001f600",
+    ]
+    draw = random.Random(5)
+    for _ in range(2000):
+        text = "".join(draw.choices(pool, k=draw.randint(0, 40)))
+        data = text.encode("utf-8")
+        assert len(data) - len(data.translate(None, _CONTROL_BYTES)) == len(_CONTROL.findall(text))
+
+
+def test_a_utf8_file_with_many_control_characters_is_refused(tmp_path: Path) -> None:
+    story = "The talks ended on Monday without a ceasefire, officials said. " * 5
+    (tmp_path / "few.txt").write_text(story + "\x1b", encoding="utf-8")
+    (tmp_path / "many.txt").write_text(story + "\x1b\x7f" * 20 + "€", encoding="utf-8")
+    assert read_sources([str(tmp_path / "few.txt")])[0].text.endswith("\x1b")
+    with pytest.raises(SourceError, match="binary or undecodable content"):
+        read_sources([str(tmp_path / "many.txt")])
+
+
+def test_a_change_in_upper_case_is_told_from_the_opening_as_from_the_whole_text() -> None:
+    import random
+    import sys
+
+    from briefer.ingest.cleaning import _changes_in_upper_case
+
+    for point in range(sys.maxunicode + 1):
+        char = chr(point)
+        upper = char.upper()
+        assert upper == char or upper[0] != char, hex(point)
+    pool = ["A", "a", "ß", "ŉ", "ǅ", "ﬀ", "Σ", " ", "1", "漢", "\u0345", "İ", "ı"]
+    draw = random.Random(6)
+    for _ in range(3000):
+        text = "".join(draw.choices(pool, k=draw.randint(0, 60)))
+        assert _changes_in_upper_case(text) == (text != text.upper()), repr(text)
+    for text in ["A" * 30 + "a", "A" * 30, "A" * 23 + "ß", "A" * 24 + "ß", "", "AB 12 CD " * 9]:
+        assert _changes_in_upper_case(text) == (text != text.upper()), repr(text)

@@ -250,11 +250,20 @@ def _make_unit(text: str, start: int, end: int) -> _Unit:
         words >= 3
         and bool(_TERMINAL.search(tail))
         and not _ELLIPSIS.search(tail)  # a truncated teaser, not a paragraph
-        and (flat != flat.upper() or any(map(is_uncased_letter, flat)))  # not all capitals
+        and (_changes_in_upper_case(flat) or any(map(is_uncased_letter, flat)))  # not all caps
     )
     strong = _match_strong(low) if words <= _STRONG_MAX_WORDS else None
     trailer = _match_trailer(key) if words <= 20 else None
     return _Unit(start, end, flat, low, key, words, bullet, prose, strong, trailer)
+
+
+def _changes_in_upper_case(flat: str) -> bool:
+    """Tell whether ``flat != flat.upper()``, from the opening characters when they tell."""
+    # upper() maps each character on its own, and never maps a character it changes to
+    # something that starts with that character (tests check every code point): a change in
+    # the opening is a change of the whole text.
+    head = flat[:24]
+    return head != head.upper() or flat != flat.upper()
 
 
 def _match_strong(low: str) -> str | None:

@@ -55,6 +55,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x09), *range(0x0E, 0x20), 0x7F])  # the same, as bytes
 _HTML_START = re.compile(r"\s*<(?:!doctype\s+html|html|head|body|article|div|p)\b", re.I)
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 # Numeric day/month orders are ambiguous (02/06/2025), so only these forms are read.
@@ -251,6 +252,7 @@ _SOURCE_FIELDS = (
 
 def _decode(data: bytes, shown: str, warn: Callable[[str], None]) -> tuple[str, str]:
     bom = next((name for mark, name in _BOMS if data.startswith(mark)), None)
+    controls: int | None = None  # how many control characters the text holds, once known
     try:
         if bom is not None:
             text, encoding = data.decode(bom), bom.removesuffix("-sig")
@@ -259,6 +261,9 @@ def _decode(data: bytes, shown: str, warn: Callable[[str], None]) -> tuple[str, 
         else:
             try:
                 text, encoding = data.decode("utf-8"), "utf-8"
+                # In valid UTF-8 a control character is its own single byte, and no byte of a
+                # longer character is below 0x80: count them in the bytes, at C speed.
+                controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
             except UnicodeDecodeError as exc:
                 if _has_utf8_sequences(data):
                     text, encoding = _decode_damaged_utf8(data, exc.start, shown, warn), "utf-8"
@@ -271,7 +276,9 @@ def _decode(data: bytes, shown: str, warn: Callable[[str], None]) -> tuple[str, 
                     text, encoding = str(match), match.encoding
     except UnicodeError:
         raise SourceError(shown, "binary or undecodable content, not a text file") from None
-    if len(_CONTROL.findall(text)) > len(text) / 100:
+    if controls is None:
+        controls = len(_CONTROL.findall(text))
+    if controls > len(text) / 100:
         raise SourceError(shown, "binary or undecodable content, not a text file")
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
 
