@@ -100,15 +100,17 @@ def mark_duplicates(sources: list[Source]) -> list[Source]:
     # numpy is imported here: only reading sources needs it, not `briefer --help`.
     import numpy as np
 
-    if not sources:
-        return []
+    if len(sources) < 2:
+        return list(sources)  # nothing to compare with
     codes = [shingle_codes(source) for source in sources]
+    lengths = [len(c) for c in codes]
     # Number the distinct shingles of the whole pile 0, 1, ...: the index is then arrays
     # addressed by those numbers, with no hash table of Python objects.
     distinct, numbered = np.unique(np.concatenate(codes), return_inverse=True)
-    shingles_of = np.split(numbered.astype(np.int32), np.cumsum([len(c) for c in codes[:-1]]))
     index = _OriginalsIndex(np, len(sources), len(distinct))
-    del codes, distinct, numbered
+    del codes, distinct
+    shingles_of = np.split(numbered.astype(np.int32), np.cumsum(lengths[:-1]))
+    del numbered
     marked: list[Source] = []
     for pos, (source, shingles) in enumerate(zip(sources, shingles_of, strict=True)):
         best = index.closest(shingles)
