@@ -9,10 +9,11 @@ crashing.
 Building tiktoken's encoder costs a fixed 0.2-0.3 s of CPU (its Rust side copies the 100,256
 ranks into its own tables), more than counting five articles takes. So the first texts of a
 run, up to ``PYTHON_COUNT_CHARS`` characters, are counted by :class:`PythonBpe`, the same
-cl100k algorithm written in Python on the same table; after that, and for any text with a
-character outside ``CHECKED_CHARACTERS``, tiktoken counts. Both give the same count:
-tests/test_tokens.py compares them on every character of the checked range in many contexts
-and on real articles.
+cl100k algorithm written in Python on the same table; after that tiktoken counts, a text of
+checked characters piece by piece (:class:`TiktokenPieces`: each distinct piece is encoded
+once) and any text with a character outside ``CHECKED_CHARACTERS`` whole. All give the same
+count: tests/test_tokens.py compares them on every character of the checked range in many
+contexts and on real articles.
 """
 
 from __future__ import annotations
@@ -220,6 +221,48 @@ class PythonBpe:
         return len(parts)
 
 
+class TiktokenPieces:
+    """cl100k token counts as tiktoken makes them, each distinct piece encoded once.
+
+    tiktoken cuts a text into pieces with cl100k's pattern and encodes each piece on its own,
+    so a text's count is the sum of its pieces' counts. Here `re` cuts the text
+    (:func:`cl100k_pattern_for_re`) and tiktoken encodes only the pieces not seen before:
+    words repeat across a pile, and tiktoken's own pattern search costs more than `re`'s
+    (measured on the counts chunking makes for 10,000 articles: about half the CPU). Exact
+    only on texts of checked characters, like :class:`PythonBpe`.
+    """
+
+    # Pieces kept before the memory is cleared (a pile of 10,000 articles has about 20,000).
+    MAX_PIECES = 1 << 17
+
+    def __init__(self, encoding: object) -> None:
+        self._pieces = cl100k_pattern_for_re().findall
+        # Rust's ``encode_single_piece``: one piece's tokens, with no pattern search.
+        self._encode_piece: Callable[[bytes], list[int]] = encoding._encode_single_piece  # type: ignore[attr-defined]
+        self._piece_tokens: dict[str, int] = {}
+
+    def count(self, text: str) -> int:
+        """Return the number of tokens in ``text``."""
+        total = 0
+        known = self._piece_tokens
+        for piece in self._pieces(text):
+            tokens = known.get(piece)
+            if tokens is None:
+                if len(known) >= self.MAX_PIECES:
+                    known.clear()
+                tokens = known[piece] = len(self._encode_piece(piece.encode("utf-8")))
+            total += tokens
+        return total
+
+
+@lru_cache(maxsize=1)
+def _tiktoken_pieces() -> TiktokenPieces | None:
+    enc = _encoding()
+    if enc is None or not hasattr(enc, "_encode_single_piece"):
+        return None  # no encoder, or a tiktoken without the piece encoder: encode whole texts
+    return TiktokenPieces(enc)
+
+
 @lru_cache(maxsize=1)
 def _python_bpe() -> PythonBpe | None:
     try:
@@ -270,4 +313,7 @@ def count_tokens(text: str) -> int:
     enc = _encoding()
     if enc is None:
         return estimate_tokens(text)
+    pieces = _tiktoken_pieces()
+    if pieces is not None and not _UNCHECKED.search(text):
+        return pieces.count(text)
     return len(enc.encode(text, disallowed_special=()))  # type: ignore[attr-defined]

