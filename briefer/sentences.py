@@ -101,6 +101,34 @@ _CANDIDATE = re.compile(
     "\\.\\.\\.|[" + re.escape("".join(sorted((_TERMINALS - {"..."}) | _OPENING_BRACKETS))) + "]"
 )
 
+# The commonest sentence end, decided without reading tokens: a plain lowercase word, ".",
+# whitespace, then a capitalised word with no letter or digit after it before the next space
+# ("said. The", "year. Officials,"). syntok's rules cut there (the word before is neither
+# single, an initial, a number nor dotted; the word after is spaced, titled and not a number)
+# unless the word before is an abbreviation ("approx. Smith"), which _plain_ends leaves to
+# the full rules. The pattern starts at the mark, so `re` finds it fast; the word before is
+# checked in Python. (``\s``, ``\S`` and ``\w`` are the classes of ``str.isspace`` and of
+# ``str.isalnum`` plus "_"; "\u200b", a space to the rules, is neither, which only makes the
+# shortcut rarer.)
+_PLAIN_END = re.compile(r"\.\s+([A-Z][a-z]+)(?=[^\w\s]*(?!\S))")
+_LOWERCASE = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
+def _plain_ends(paragraph: str) -> dict[int, tuple[int, int]]:
+    """Return ``{mark offset: (next sentence's start, end of its first token)}`` for the
+    plain sentence ends of ``paragraph`` (see ``_PLAIN_END``)."""
+    ends: dict[int, tuple[int, int]] = {}
+    for match in _PLAIN_END.finditer(paragraph):
+        mark = start = match.start()
+        while start > 0 and paragraph[start - 1] in _LOWERCASE:
+            start -= 1
+        if mark - start < 2 or (start > 0 and not paragraph[start - 1].isspace()):
+            continue  # not a plain word of two letters or more
+        if paragraph[start:mark] in _ABBREVIATIONS and match[1] not in _STARTERS:
+            continue
+        ends[mark] = (match.start(1), match.end(1))
+    return ends
+
 
 def _is_space(char: str) -> bool:
     return char.isspace() or char == "\u200b"
@@ -276,6 +304,9 @@ class _Text:
 def sentence_starts(text: str) -> list[int]:
     """Return the offset of the first character of each sentence of ``text``, in order."""
     starts: list[int] = []
+    if "\n" not in text:  # one paragraph: a break needs a line break, and is slow to search for
+        _paragraph_starts(text, 0, starts)
+        return starts
     offset = 0
     for match in _PARAGRAPH_BREAK.finditer(text):
         _paragraph_starts(text[offset : match.start()], offset, starts)
@@ -295,6 +326,7 @@ def _paragraph_starts(paragraph: str, offset: int, starts: list[int]) -> None:
     # everything before ``position`` has been decided
     position = first.start if paragraph[first.start] in _OPENING_BRACKETS else first.end
     length = len(paragraph)
+    plain_ends = _plain_ends(paragraph)
     while position < length:
         if position == opening and paragraph[position] in _OPENING_BRACKETS:
             bracket = text.token_at(position)
@@ -313,6 +345,12 @@ def _paragraph_starts(paragraph: str, offset: int, starts: list[int]) -> None:
         match = _CANDIDATE.search(paragraph, position)
         if match is None:
             return
+        plain_end = plain_ends.get(match.start())
+        if plain_end is not None:  # what the rules below decide there, without their reading
+            sentence = opening = plain_end[0]
+            position = plain_end[1]
+            starts.append(offset + sentence)
+            continue
         mark = text.token_at(match.start())
         if mark is None:
             return

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import re
+from pathlib import Path
+
 import pytest
 
+from briefer import sentences as sentences_module
 from briefer.sentences import sentence_starts
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 def sentences(text: str) -> list[str]:
@@ -114,3 +121,71 @@ def test_starts_are_ordered_and_on_text() -> None:
 def test_blank_text_has_no_sentence() -> None:
     assert sentence_starts("") == []
     assert sentence_starts(" \n\n\t ") == []
+
+
+# Texts where a "." is followed by a capitalised word but the shortcut must not guess: every
+# rule of _split_before that can refuse, and every way the words around the mark can differ.
+PLAIN_END_EDGES = [
+    "They met approx. Smith said so. It ended.",  # abbreviation, then a name: no cut
+    "They met approx. The talks ended.",  # abbreviation, then a starter: cut
+    "It was etc. Then it ended. Thereafter no. Talks.",
+    "It was signed in feb. Officials agreed. Sent in no. Twelve. Sent in no. Ab1 too.",
+    "The unit was x. Then y. It was ok. Both agreed.",  # single letters
+    "Read e.g. Tolkien. Also i.e. The end. And U.S. Officials.",  # dotted words
+    "Costs rose 2. Officials said 30. The rest.",  # numbers before
+    "It rose.Officials said so. Then\u200bit ended. Xx.\u200bYy.",  # no space, \u200b
+    "She said. McCain agreed. It was done. Foo.com said. Bar-baz said. Mr.Smith left.",
+    "He left. Anne's car. It was. Abc1 said. They left. The_end. Zz, yes. Qq;",
+    "He left.  \n The day ended. Then\tWe left. It was over. \u00c9tienne came. "
+    "Le caf\u00e9. Then.",
+    'He said "we left." The end. (It was over.) Then. [Also.] Done... The end. Ok. A.',
+    "\u201cwe left.\u201d The end. cat. Dog. the (cat). Dog. end.) The end.] Now.",
+    "It was over. I left. It was over. IV Left. It was Mon. Tuesday came. Jan. Twelve.",
+]
+
+
+def _shortcut_free_starts(text: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    with monkeypatch.context() as patched:
+        patched.setattr(sentences_module, "_PLAIN_END", re.compile(r"(?!)"))
+        return sentence_starts(text)
+
+
+def test_the_plain_end_shortcut_decides_as_the_full_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    articles = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.rglob("articles/*.*"))]
+    assert articles
+    draw = random.Random(5)
+    words = [
+        "said.",
+        "The",
+        "They",
+        "Officials",
+        "approx.",
+        "etc.",
+        "no.",
+        "x.",
+        "U.S.",
+        "2.",
+        "Mr.",
+        "(a)",
+        "“",
+        "”",
+        ".",
+        ",",
+    ]
+    mixes = [
+        " ".join(draw.choices(words, k=draw.randint(2, 30))) + draw.choice(["", ".", " X."])
+        for _ in range(3000)
+    ]
+    texts = PLAIN_END_EDGES + articles + mixes
+    shortcuts = sum(len(sentences_module._plain_ends(t)) for t in texts)
+    assert shortcuts > 1000  # the shortcut is taken, not only passed over
+    differ = [t for t in texts if sentence_starts(t) != _shortcut_free_starts(t, monkeypatch)]
+    assert differ == []
+
+
+def test_the_plain_end_shortcut_leaves_abbreviations_to_the_rules() -> None:
+    text = "They met approx. Smith said so. It ended."
+    assert sorted(sentences_module._plain_ends(text)) == [text.index(". It")]
+    assert sentences(text) == ["They met approx. Smith said so.", "It ended."]
