@@ -112,6 +112,7 @@ _CANDIDATE = re.compile(
 # shortcut rarer.)
 _PLAIN_END = re.compile(r"\.\s+([A-Z][a-z]+)(?=[^\w\s]*(?!\S))")
 _LOWERCASE = frozenset("abcdefghijklmnopqrstuvwxyz")
+_LOWERCASE_RUN = re.compile("[a-z0-9]*")
 
 
 def _plain_ends(paragraph: str) -> dict[int, tuple[int, int]]:
@@ -229,7 +230,12 @@ class _Text:
                         end += 1
                     return _Token(start, end, text[start:end], spaced)
                 return _Token(start, start + size, text[start : start + size], spaced)
-        while end <= last and self._word_break(end, last) == 0:
+        while end <= last:
+            # a lowercase ASCII letter or a digit never starts a separator: pass them in C
+            run = _LOWERCASE_RUN.match(text, end, last + 1)
+            end = run.end() if run is not None else end
+            if end > last or self._word_break(end, last) != 0:
+                break
             end += 1
         return _Token(start, end, text[start:end], spaced)
 
@@ -384,7 +390,10 @@ def _paragraph_starts(paragraph: str, offset: int, starts: list[int]) -> None:
         starts.append(offset + cut)
         if paragraph[cut] not in _OPENING_BRACKETS:
             # a sentence's first token is never a decision, even when it is a mark
-            position = _first_token_end(text, cut)
+            if following is not None and following.start == cut:
+                position = following.end  # the token read at ``cut``, read again there
+            else:
+                position = _first_token_end(text, cut)
 
 
 def _first_token_end(text: _Text, start: int) -> int:

@@ -243,9 +243,14 @@ class TiktokenPieces:
 
     def count(self, text: str) -> int:
         """Return the number of tokens in ``text``."""
-        total = 0
+        pieces = self._pieces(text)
         known = self._piece_tokens
-        for piece in self._pieces(text):
+        try:
+            return sum(map(known.__getitem__, pieces))  # most texts: every piece seen before
+        except KeyError:
+            pass
+        total = 0
+        for piece in pieces:
             tokens = known.get(piece)
             if tokens is None:
                 if len(known) >= self.MAX_PIECES:
