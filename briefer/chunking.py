@@ -37,10 +37,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     ]
 
 
-@lru_cache(maxsize=8192)
-def _sentence_offsets(piece: str) -> tuple[tuple[int, int], ...]:
-    # Cached by paragraph text: republished copies of a report repeat their paragraphs, and
-    # segmentation is the costliest step of chunking.
+def _sentence_offsets(piece: str) -> _Offsets:
     # Cut where each sentence's first token begins, so every character after the first
     # token lands in exactly one sentence.
     cuts = sentence_starts(piece)
@@ -62,11 +59,36 @@ def make_passages(
     """Return the passages of ``source``: whole sentences of one block, up to ``max_tokens``."""
     _require_positive(max_tokens, "max_tokens")
     passages: list[Passage] = []
+    text = source.text
     for block in source.blocks:
-        sentences = split_sentences(source.text, block.start, block.end)
-        for group, n_tokens in _pack_sentences(source.text, sentences, count_tokens, max_tokens):
-            passages.append(_make_passage(source, len(passages) + 1, group, n_tokens))
+        at = block.start
+        packed = _block_passages(text[at : block.end], count_tokens, max_tokens)
+        for offsets, n_tokens in packed:
+            # Built without re-validation: offsets from _trim are ordered and non-negative.
+            sentences = [
+                construct_trusted(Span, _SPAN_FIELDS, start=at + a, end=at + b) for a, b in offsets
+            ]
+            passages.append(_make_passage(source, len(passages) + 1, sentences, n_tokens))
     return passages
+
+
+_Offsets = tuple[tuple[int, int], ...]
+
+
+@lru_cache(maxsize=8192)
+def _block_passages(
+    block: str, count_tokens: TokenCounter, max_tokens: int
+) -> tuple[tuple[_Offsets, int], ...]:
+    """Return the passages of one block: each one's sentence offsets in ``block`` and tokens.
+
+    Cached by block text: republished copies of a report repeat their paragraphs, and a
+    block's passages depend on nothing else (every count and seam is read inside the block).
+    """
+    sentences = _sentence_offsets(block)
+    return tuple(
+        (sentences[i:j], n_tokens)
+        for i, j, n_tokens in _pack_sentences(block, sentences, count_tokens, max_tokens)
+    )
 
 
 def make_chunks(
@@ -112,10 +134,11 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _pack_sentences(
-    text: str, sentences: list[Span], count_tokens: TokenCounter, max_tokens: int
-) -> list[tuple[list[Span], int]]:
-    """Return runs of sentences whose covering text fits ``max_tokens``, with exact counts."""
-    sizes = [count_tokens(text[s.start : s.end]) for s in sentences]
+    text: str, sentences: _Offsets, count_tokens: TokenCounter, max_tokens: int
+) -> list[tuple[int, int, int]]:
+    """Return ``(start, stop, tokens)`` runs of sentences (``(start, end)`` offsets in
+    ``text``) whose covering text fits ``max_tokens``, with exact counts."""
+    sizes = [count_tokens(text[a:b]) for a, b in sentences]
     seams: dict[int, int | None] = {}  # k -> tokens the gap before sentence k + 1 adds
 
     def count_range(i: int, j: int) -> int:
@@ -125,15 +148,16 @@ def _pack_sentences(
                 seams[k] = _gap_tokens(text, sentences[k], sentences[k + 1], count_tokens)
             seam = seams[k]
             if seam is None:  # a seam the rule below cannot tell: count the covering text
-                return count_tokens(text[sentences[i].start : sentences[j - 1].end])
+                return count_tokens(text[sentences[i][0] : sentences[j - 1][1]])
             added += seam
         return sum(sizes[i:j]) + added
 
-    runs = _pack(sizes, count_tokens(" "), count_range, max_tokens)
-    return [(sentences[i:j], n) for i, j, n in runs]
+    return _pack(sizes, count_tokens(" "), count_range, max_tokens)
 
 
-def _gap_tokens(text: str, left: Span, right: Span, count_tokens: TokenCounter) -> int | None:
+def _gap_tokens(
+    text: str, left: tuple[int, int], right: tuple[int, int], count_tokens: TokenCounter
+) -> int | None:
     r"""Return how many tokens the gap between two sentences adds to their counts, or None.
 
     cl100k cuts text into pieces before merging bytes within each piece, so text cut where a
@@ -145,28 +169,29 @@ def _gap_tokens(text: str, left: Span, right: Span, count_tokens: TokenCounter) 
     of the head alone. None when the gap is empty, the right sentence has no letter, or a
     character there is outside the checked ranges (``briefer.tokens.CHECKED_CHARACTERS``).
     """
-    if left.end >= right.start:
+    left_end, (right_start, right_end) = left[1], right
+    if left_end >= right_start:
         return None
-    last = _character_kind(text[left.end - 1])
+    last = _character_kind(text[left_end - 1])
     if last is None or last == "space":
         return None
-    gap = text[left.end : right.start]
+    gap = text[left_end:right_start]
     if last == "symbol" and gap[0] in "\r\n":
         return None
     if any(_character_kind(c) != "space" for c in gap):
         return None
-    head_end = right.start
-    while head_end < right.end and _character_kind(text[head_end]) != "letter":
+    head_end = right_start
+    while head_end < right_end and _character_kind(text[head_end]) != "letter":
         if _character_kind(text[head_end]) in (None, "space"):
             return None
         head_end += 1
-    if head_end == right.end:
+    if head_end == right_end:
         return None  # no letter: no piece end known in the right sentence
-    while head_end < right.end and _character_kind(text[head_end]) == "letter":
+    while head_end < right_end and _character_kind(text[head_end]) == "letter":
         head_end += 1
-    if head_end < right.end and _character_kind(text[head_end]) is None:
+    if head_end < right_end and _character_kind(text[head_end]) is None:
         return None
-    head = text[right.start : head_end]
+    head = text[right_start:head_end]
     return count_tokens(gap + head) - count_tokens(head)
 
 

@@ -533,10 +533,7 @@ def test_a_passages_count_from_its_sentences_is_the_count_of_its_text() -> None:
             for start in starts:
                 left, right = f"Word {end}", start
                 text = left + gap + right
-                spans = (
-                    Span(start=0, end=len(left)),
-                    Span(start=len(text) - len(right), end=len(text)),
-                )
+                spans = ((0, len(left)), (len(text) - len(right), len(text)))
                 added = _gap_tokens(text, *spans, exact)
                 if added is not None:
                     fast += 1
