@@ -75,7 +75,9 @@ def make_passages(
 _Offsets = tuple[tuple[int, int], ...]
 
 
-@lru_cache(maxsize=8192)
+# 32,768 blocks: at 10,000 articles (75,000 blocks, 55,000 distinct) it finds 18,400 repeats
+# against 11,700 with 8,192, for about 20 MiB.
+@lru_cache(maxsize=1 << 15)
 def _block_passages(
     block: str, count_tokens: TokenCounter, max_tokens: int
 ) -> tuple[tuple[_Offsets, int], ...]:

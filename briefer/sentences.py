@@ -110,7 +110,9 @@ _CANDIDATE = re.compile(
 # checked in Python. (``\s``, ``\S`` and ``\w`` are the classes of ``str.isspace`` and of
 # ``str.isalnum`` plus "_"; "\u200b", a space to the rules, is neither, which only makes the
 # shortcut rarer.)
-_PLAIN_END = re.compile(r"\.\s+([A-Z][a-z]+)(?=[^\w\s]*(?!\S))")
+# The same holds with an opening quote before the capital ('said. "The', 'said. “The'): the
+# quote is the next sentence's first token (no group 1 then).
+_PLAIN_END = re.compile(r"\.\s+(?:([A-Z][a-z]+)(?=[^\w\s]*(?!\S))|[\"\u201c](?=[A-Z]))")
 _LOWERCASE = frozenset("abcdefghijklmnopqrstuvwxyz")
 _LOWERCASE_RUN = re.compile("[a-z0-9]*")
 
@@ -125,9 +127,10 @@ def _plain_ends(paragraph: str) -> dict[int, tuple[int, int]]:
             start -= 1
         if mark - start < 2 or (start > 0 and not paragraph[start - 1].isspace()):
             continue  # not a plain word of two letters or more
-        if paragraph[start:mark] in _ABBREVIATIONS and match[1] not in _STARTERS:
+        word = match[1]
+        if paragraph[start:mark] in _ABBREVIATIONS and (word is None or word not in _STARTERS):
             continue
-        ends[mark] = (match.start(1), match.end(1))
+        ends[mark] = (match.start(1), match.end(1)) if word else (match.end() - 1, match.end())
     return ends
 
 
@@ -333,6 +336,7 @@ def _paragraph_starts(paragraph: str, offset: int, starts: list[int]) -> None:
     position = first.start if paragraph[first.start] in _OPENING_BRACKETS else first.end
     length = len(paragraph)
     plain_ends = _plain_ends(paragraph)
+    content_end = len(paragraph.rstrip())  # str.rstrip strips what str.isspace tells
     while position < length:
         if position == opening and paragraph[position] in _OPENING_BRACKETS:
             bracket = text.token_at(position)
@@ -350,6 +354,10 @@ def _paragraph_starts(paragraph: str, offset: int, starts: list[int]) -> None:
                     continue
         match = _CANDIDATE.search(paragraph, position)
         if match is None:
+            return
+        if match.end() >= content_end and match[0] not in _OPENING_BRACKETS:
+            # A sentence mark with only spaces after it: whatever token it is part of, the
+            # rules below find no sentence after it (_decide's "following" is None).
             return
         plain_end = plain_ends.get(match.start())
         if plain_end is not None:  # what the rules below decide there, without their reading

@@ -141,6 +141,8 @@ PLAIN_END_EDGES = [
     'He said "we left." The end. (It was over.) Then. [Also.] Done... The end. Ok. A.',
     "\u201cwe left.\u201d The end. cat. Dog. the (cat). Dog. end.) The end.] Now.",
     "It was over. I left. It was over. IV Left. It was Mon. Tuesday came. Jan. Twelve.",
+    'He said. "The end. He said. \u201cThe end. Met approx. "Smith. Met etc. \u201cThe.',
+    'He said. "the end. He said. " The end. He said. "1 end. He said. \u2018The end.',
 ]
 
 
@@ -189,3 +191,33 @@ def test_the_plain_end_shortcut_leaves_abbreviations_to_the_rules() -> None:
     text = "They met approx. Smith said so. It ended."
     assert sorted(sentences_module._plain_ends(text)) == [text.index(". It")]
     assert sentences(text) == ["They met approx. Smith said so.", "It ended."]
+
+
+# Starts the full rules found before the shortcuts (a mark with only spaces after it, a plain
+# end before a quote) were added; pinned here at the ends of paragraphs and around quotes.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("He left. It ended (", [0, 9, 18]),  # an opening bracket at the end starts one
+        ("He left. It ended [", [0, 9, 18]),
+        ("He left (x.", [0, 8]),
+        ("It. (", [0, 4]),
+        ("He left. It ended.  ", [0, 9]),
+        ("He left. It ended.\u200b", [0, 9]),
+        ("He left. It ended.)", [0, 9]),
+        ("He left. It ended... ", [0, 9]),
+        ("Wait?!  \t", [0]),
+        ("The U.S.", [0]),
+        ("He left. a.", [0]),
+        ("He left. The end.\u201d", [0, 9]),
+        ("He left. It ended ;", [0, 9]),
+        ("He left. (.", [0, 9]),
+        ("It ended. .", [0]),
+        ('He said. \u201cThe end. "Then.', [0, 9, 19]),
+        ('He met approx. "Smith left.', [0]),
+    ],
+)
+def test_paragraph_ends_and_quotes_keep_the_full_rules_starts(
+    text: str, expected: list[int]
+) -> None:
+    assert sentence_starts(text) == expected
