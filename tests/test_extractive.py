@@ -173,33 +173,37 @@ def test_a_garbled_translation_corroborates_but_never_words_a_bullet(sources) ->
         assert len(bullet.source_ids) > 1
 
 
-def test_concept_weights_walk_each_root_and_text_once_to_the_same_weights() -> None:
-    # What walking every statement gives (the definition), against the walk over distinct
-    # (root, text) pairs: same weights and the same order of roots within each sum.
+def test_concept_weights_are_the_walk_over_every_statement_bit_for_bit() -> None:
+    # What walking every statement gives (the definition: per concept, each root's highest
+    # weight, summed in the order the concept meets the roots), against the vectorised walk
+    # over distinct texts: the same floats, so the same order of roots within each sum.
     import random
 
     import numpy as np
 
     from briefer.engines.extractive.engine import SINGLE_SOURCE, _concept_weights
-    from briefer.engines.extractive.synthesis import Statement
 
     draw = random.Random(7)
-    texts = [f"text {i}" for i in range(40)]
-    concepts_of = {t: set(draw.sample([f"c{k}" for k in range(30)], 6)) for t in texts}
-    statements = [
-        Statement(text=draw.choice(texts), source_id=f"s{i}", root_id=f"r{draw.randrange(12)}")
-        for i in range(600)
-    ]
-    position = np.asarray([draw.random() for _ in statements], dtype=np.float32)
-    concepts = [concepts_of[s.text] for s in statements]
+    n_texts, n_roots = 40, 12
+    concepts_of = [frozenset(draw.sample(range(60), draw.randint(0, 6))) for _ in range(n_texts)]
+    text_of = np.asarray([draw.randrange(n_texts) for _ in range(100)], dtype=np.int64)
+    root_of = np.asarray([draw.randrange(n_roots) for _ in range(100)], dtype=np.int64)
+    # weights that round differently in different orders (not sums of powers of two)
+    position = np.asarray([1 / (1 + draw.random() * 9) for _ in text_of], dtype=np.float32)
 
-    best: dict[str, dict[str, float]] = {}
-    for statement, found, weight in zip(statements, concepts, position.tolist(), strict=True):
-        for concept in found:
+    best: dict[int, dict[int, float]] = {}
+    for text, root, weight in zip(
+        text_of.tolist(), root_of.tolist(), position.tolist(), strict=True
+    ):
+        for concept in concepts_of[text]:
             per_root = best.setdefault(concept, {})
-            per_root[statement.root_id] = max(per_root.get(statement.root_id, 0.0), weight)
+            per_root[root] = max(per_root.get(root, 0.0), weight)
     expected = {
         concept: sum(per_root.values()) * (1.0 if len(per_root) > 1 else SINGLE_SOURCE)
         for concept, per_root in best.items()
     }
-    assert _concept_weights(concepts, statements, position) == expected
+    weights = _concept_weights(concepts_of, text_of, root_of, position)
+    assert len(weights) == 1 + max(expected)
+    assert {c: weights[c] for c in expected} == expected
+    # both weights occur: a concept of one root (discounted) and of several
+    assert {len(per_root) > 1 for per_root in best.values()} == {True, False}

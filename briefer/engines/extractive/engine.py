@@ -20,8 +20,7 @@ import heapq
 import itertools
 import math
 import re
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -44,9 +43,12 @@ from briefer.engines.extractive.synthesis import (
     content_stems,
     count_words,
     disagreement,
+    entries_of,
     figures_conflict,
     find_disagreements,
-    misspelling_rates,
+    misspelling_rates_of_names,
+    names_in,
+    row_sums,
     similarity_rows,
     vectorize,
 )
@@ -118,6 +120,23 @@ class _Candidate:
     outcome_first: bool = False  # a concrete outcome given its place before coverage ranking
 
 
+@dataclass(frozen=True)
+class _DistinctTexts:
+    """The statements' texts, each once: republished reports repeat their sentences, so each
+    distinct text's features are computed once and shared by every statement with that text.
+    """
+
+    texts: list[str]  # in order of first appearance
+    of: np.ndarray  # per statement, the number of its text in ``texts``
+    stems: list[list[str]]  # per text, its stemmed content words (for TF-IDF and concepts)
+
+
+def _distinct_texts(statements: Sequence[Statement]) -> _DistinctTexts:
+    numbers: dict[str, int] = {}
+    of = np.asarray([numbers.setdefault(s.text, len(numbers)) for s in statements], np.int64)
+    return _DistinctTexts(list(numbers), of, [content_stems(text) for text in numbers])
+
+
 class ExtractiveEngine:
     """The built-in engine: no model, no network, same pipeline contract as the LLM engine."""
 
@@ -173,17 +192,10 @@ class ExtractiveEngine:
             Statement(text=c.text, source_id=sid, root_id=roots.get(sid, sid))
             for c, sid in zip(claims, source_of, strict=True)
         ]
-        # Each distinct text is stemmed once, for TF-IDF and for concepts alike.
-        stems_by_text: dict[str, list[str]] = {}
-
-        def stems_of(text: str) -> list[str]:
-            found = stems_by_text.get(text)
-            if found is None:
-                found = stems_by_text[text] = content_stems(text)
-            return found
-
-        matrix = vectorize([s.text for s in statements], stems_of)
-        candidates, disagreements = _rank(statements, matrix, options, stems_of)
+        distinct = _distinct_texts(statements)
+        stems = dict(zip(distinct.texts, distinct.stems, strict=True))
+        matrix = vectorize(distinct.texts, stems.__getitem__, distinct.of)
+        candidates, disagreements = _rank(statements, distinct, matrix, options)
         differences = _differences(disagreements, statements, claims, options)
         spent = sum(count_words(v.text) for d in differences for v in d.versions)
         chosen = _select(candidates, statements, matrix, options.max_words - spent)
@@ -226,67 +238,112 @@ def _positions(statements: Sequence[Statement]) -> np.ndarray:
     return np.asarray(1.0 / np.sqrt(1.0 + ranks), dtype=np.float32)
 
 
-def _cleanliness(statements: Sequence[Statement]) -> np.ndarray:
+def _numbered_roots(statements: Sequence[Statement]) -> tuple[list[str], np.ndarray]:
+    """Return the independent roots, sorted, and per statement the number of its root."""
+    names = sorted({s.root_id for s in statements})
+    number = {name: n for n, name in enumerate(names)}
+    return names, np.asarray([number[s.root_id] for s in statements], dtype=np.int64)
+
+
+def _cleanliness(
+    distinct: _DistinctTexts, root_names: Sequence[str], root_of: np.ndarray
+) -> np.ndarray:
     """Return, per statement, how cleanly its source is written (1 clean, 0.4 garbled).
 
     Garbled sources still corroborate facts; their wording is ranked lower and a cleaner
-    source's sentence is preferred as the text of a bullet they share.
+    source's sentence is preferred as the text of a bullet they share. A root's names are
+    those of all its texts (names never span the spaces that once joined them).
     """
-    texts: dict[str, list[str]] = {}
-    for statement in statements:
-        texts.setdefault(statement.root_id, []).append(statement.text)
-    rates = misspelling_rates({root: " ".join(parts) for root, parts in texts.items()})
-    clean = {
-        root: 1.0 - min(0.6, max(0.0, rate - MISSPELLING_ALLOWANCE) * 8)
-        for root, rate in rates.items()
-    }
-    return np.asarray([clean[s.root_id] for s in statements], dtype=np.float32)
+    names_of_text = [names_in(text) for text in distinct.texts]
+    names: dict[str, set[str]] = {}
+    for root, text in set(zip(root_of.tolist(), distinct.of.tolist(), strict=True)):
+        names.setdefault(root_names[root], set()).update(names_of_text[text])
+    rates = misspelling_rates_of_names(names)
+    clean = np.asarray(
+        [1.0 - min(0.6, max(0.0, rates[root] - MISSPELLING_ALLOWANCE) * 8) for root in root_names],
+        dtype=np.float32,
+    )
+    found: np.ndarray = clean[root_of]
+    return found
 
 
 def _concepts(text: str, stems: Sequence[str]) -> set[str]:
     """Return the concepts a sentence covers: bigrams of its stemmed content words (``stems``)
     and numbers."""
     numbers = [str(n) for n in extract_numbers(text)]
-    # Interned: tens of thousands of sentences share their bigrams, one string each.
-    return {sys.intern(f"{a} {b}") for a, b in itertools.pairwise(stems)} | set(numbers)
+    return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | set(numbers)
+
+
+def _numbered_concepts(distinct: _DistinctTexts) -> list[frozenset[int]]:
+    """Return per distinct text its concepts (``_concepts``), each concept as a number."""
+    number: dict[str, int] = {}
+    return [
+        frozenset(number.setdefault(c, len(number)) for c in _concepts(text, stems))
+        for text, stems in zip(distinct.texts, distinct.stems, strict=True)
+    ]
 
 
 def _concept_weights(
-    concepts: Sequence[set[str]], statements: Sequence[Statement], position: np.ndarray
-) -> dict[str, float]:
+    concepts: Sequence[frozenset[int]],
+    text_of: np.ndarray,
+    root_of: np.ndarray,
+    position: np.ndarray,
+) -> list[float]:
     """Weigh each concept by the independent sources that mention it, earliest mention first.
 
     A concept several independent reports carry is what the story is about; one that only a
-    single source mentions still counts, at a discount.
+    single source mentions still counts, at a discount. ``concepts`` holds each distinct
+    text's concept numbers, ``text_of`` and ``root_of`` each statement's text and root, and
+    ``position`` its weight. A concept's weight is the sum, over the roots that mention it in
+    the order it first meets them (statement order), of each root's highest weight for it:
+    computed in numpy, with the sums added in that order in float64 as Python's ``sum`` does,
+    so the weights are the same floats as a walk over every statement gives.
     """
-    # A root's copies repeat its texts: each (root, text) pair is walked once, with its
-    # highest weight, in order of first appearance, so each concept meets its roots in the
-    # same order and keeps the same maxima as walking every statement.
-    highest: dict[tuple[str, str], float] = {}  # (root, text) -> its highest weight
-    concepts_of: dict[tuple[str, str], set[str]] = {}
-    for statement, found, weight in zip(statements, concepts, position.tolist(), strict=True):
-        pair = (statement.root_id, statement.text)
-        if pair not in highest:
-            highest[pair] = weight
-            concepts_of[pair] = found
-        elif weight > highest[pair]:
-            highest[pair] = weight
-    best: dict[str, dict[str, float]] = {}
-    for (root_id, text), weight in highest.items():
-        for concept in concepts_of[root_id, text]:
-            per_root = best.setdefault(concept, {})
-            per_root[root_id] = max(per_root.get(root_id, 0.0), weight)
-    return {
-        concept: sum(per_root.values()) * (1.0 if len(per_root) > 1 else SINGLE_SOURCE)
-        for concept, per_root in best.items()
-    }
+    n_texts = len(concepts)
+    n_concepts = 1 + max((max(found) for found in concepts if found), default=-1)
+    # Each (root, text) pair once, in order of first appearance, with its highest weight.
+    keys, first, inverse = np.unique(
+        root_of * n_texts + text_of, return_index=True, return_inverse=True
+    )
+    highest = np.full(len(keys), -np.inf, dtype=np.float32)
+    np.maximum.at(highest, inverse, position)
+    in_order = np.argsort(first, kind="stable")
+    pair_root, pair_text = np.divmod(keys[in_order], n_texts)
+    pair_weight = highest[in_order]
+    # Every (pair, concept of its text) entry, pairs in order (a text's concepts in any order).
+    lengths = np.fromiter((len(found) for found in concepts), dtype=np.int64, count=n_texts)
+    starts = np.zeros(n_texts + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(concepts), np.int64, count=int(starts[-1]))
+    concept = flat[entries_of(starts, pair_text)]
+    repeat = lengths[pair_text]
+    n_roots = int(root_of.max()) + 1
+    key = concept * n_roots + np.repeat(pair_root, repeat)
+    weight = np.repeat(pair_weight, repeat)
+    del concept, repeat, flat
+    # Per (concept, root): its highest weight, and its first entry (when the concept met it).
+    by_key = np.argsort(key, kind="stable")
+    sorted_key = key[by_key]
+    group = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    best = np.maximum.reduceat(weight[by_key], group)
+    met_at = by_key[group]
+    group_concept = sorted_key[group] // n_roots
+    del key, weight, by_key, sorted_key
+    # Per concept, its roots' highest weights in the order it met them, summed in that order.
+    in_meeting_order = np.lexsort((met_at, group_concept))
+    roots_per_concept = np.bincount(group_concept, minlength=n_concepts)
+    bounds = np.zeros(n_concepts + 1, dtype=np.int64)
+    np.cumsum(roots_per_concept, out=bounds[1:])
+    sums = row_sums(best[in_meeting_order].astype(np.float64), bounds, np.float64)
+    weights: list[float] = np.where(roots_per_concept > 1, sums, sums * SINGLE_SOURCE).tolist()
+    return weights
 
 
 def _rank(
     statements: Sequence[Statement],
+    distinct: _DistinctTexts,
     matrix: TfidfRows,
     options: BriefOptions,
-    stems_of: Callable[[str], Sequence[str]] = content_stems,
 ) -> tuple[list[_Candidate], list[Disagreement]]:
     """Return statements chosen greedily for concept coverage per word, best first.
 
@@ -296,44 +353,41 @@ def _rank(
     evaluation keeps it fast: a sentence's gain can only shrink as coverage grows.
     """
     position = _positions(statements)
-    # Republished reports repeat their sentences: each distinct text's features are computed
-    # once and shared (read only) by every statement with that text.
-    by_text: dict[str, set[str]] = {}
-    for s in statements:
-        if s.text not in by_text:
-            by_text[s.text] = _concepts(s.text, stems_of(s.text))
-    concepts = [by_text[s.text] for s in statements]
-    weights = _concept_weights(concepts, statements, position)
-    cleanliness = _cleanliness(statements)
-    strength_of: dict[str, int] = {}
-    for s in statements:
-        if s.text not in strength_of:
-            strength_of[s.text] = outcome_strength(s.text)
-    strength = [strength_of[s.text] for s in statements]
-    central = centroid_similarity(matrix, [s.root_id for s in statements])
+    root_names, root_of = _numbered_roots(statements)
+    text_of = distinct.of
+    # Features of a text are computed once per distinct text, then spread to its statements.
+    by_text = _numbered_concepts(distinct)
+    concepts = [by_text[t] for t in text_of.tolist()]
+    weights = _concept_weights(by_text, text_of, root_of, position)
+    cleanliness = _cleanliness(distinct, root_names, root_of)
+    strength = np.asarray([outcome_strength(t) for t in distinct.texts], dtype=np.int8)[text_of]
+    # Root numbers follow the sorted root ids, so the groups are summed in the same order.
+    central = centroid_similarity(matrix, root_of)
     query = set() if options.audience_preset else set(content_stems(options.audience))
     power = _length_power(options.max_words)
-    suits: dict[str, tuple[float, float]] = {}  # text -> (audience fit x standing, length cost)
-    for s in statements:
-        if s.text not in suits:
-            suits[s.text] = (
-                audience_weight(s.text, options, query)
-                * (0.75 if _DANGLING_START.search(s.text) else 1.0),
-                count_words(s.text) ** power,
-            )
-    factor = [
-        suits[s.text][0]
-        * float(cleanliness[i])
-        * (1.0 - POSITION_PRIOR + POSITION_PRIOR * float(position[i]))
-        * (1.0 + CENTRALITY * float(central[i]))
-        / suits[s.text][1]
-        for i, s in enumerate(statements)
-    ]
-    covered: set[str] = set()
+    fit = np.asarray(  # audience fit x standing
+        [
+            audience_weight(text, options, query) * (0.75 if _DANGLING_START.search(text) else 1.0)
+            for text in distinct.texts
+        ],
+        dtype=np.float64,
+    )
+    cost = np.asarray([count_words(text) ** power for text in distinct.texts], np.float64)
+    # Per statement, in float64 and in the order Python multiplied these one statement at a
+    # time (numpy rounds each elementwise operation as Python rounds the same one).
+    factor_array = (
+        fit[text_of]
+        * cleanliness.astype(np.float64)
+        * (1.0 - POSITION_PRIOR + POSITION_PRIOR * position.astype(np.float64))
+        * (1.0 + CENTRALITY * central.astype(np.float64))
+        / cost[text_of]
+    )
+    factor: list[float] = factor_array.tolist()
     # fsum is exact, so a score never depends on the order a set yields its concepts in.
-    heap = [
-        (-math.fsum(weights[c] for c in concepts[i]) * factor[i], i) for i in range(len(statements))
-    ]
+    text_score = np.asarray([math.fsum(weights[c] for c in found) for found in by_text])
+    score: list[float] = (text_score[text_of] * factor_array).tolist()
+    covered: set[int] = set()
+    heap = [(-value, i) for i, value in enumerate(score)]
     heapq.heapify(heap)
     ranked: list[_Candidate] = []
     while heap and len(ranked) < CANDIDATE_POOL:
@@ -346,9 +400,7 @@ def _rank(
             continue
         ranked.append(_Candidate(index=i, members=[i]))
         covered |= concepts[i]
-    reserved = _reserve_outcomes(
-        statements, matrix, strength, concepts, weights, factor, cleanliness, options
-    )
+    reserved = _reserve_outcomes(statements, matrix, strength, score, cleanliness, options)
     if reserved:
         ranked = [_Candidate(index=i, members=[i], outcome_first=True) for i in reserved] + [
             c for c in ranked if c.index not in set(reserved)
@@ -359,10 +411,8 @@ def _rank(
 def _reserve_outcomes(
     statements: Sequence[Statement],
     matrix: TfidfRows,
-    strength: Sequence[int],
-    concepts: Sequence[set[str]],
-    weights: dict[str, float],
-    factor: Sequence[float],
+    strength: np.ndarray,
+    score: Sequence[float],
     cleanliness: np.ndarray,
     options: BriefOptions,
 ) -> list[int]:
@@ -375,10 +425,7 @@ def _reserve_outcomes(
     ``_cleanliness``) never words one.
     """
     budget = int(options.max_words * OUTCOME_SHARE[options.audience_preset or Audience.general])
-    pool = [
-        i for i, value in enumerate(strength) if value == 2 and cleanliness[i] >= 1.0 - CLEANER_BY
-    ]
-    score = {i: math.fsum(weights[c] for c in concepts[i]) * factor[i] for i in pool}
+    pool = np.flatnonzero((strength == 2) & (cleanliness >= 1.0 - CLEANER_BY)).tolist()
     reserved: list[int] = []
     rows = np.zeros((0, len(statements)), dtype=np.float32)
     for i in sorted(pool, key=lambda i: (-score[i], i)):

@@ -70,58 +70,81 @@ def _cjk_bigrams(run: str) -> list[str]:
 class TfidfRows:
     """L2-normalised TF-IDF rows in compressed sparse row layout, on numpy arrays.
 
-    ``data[indptr[i]:indptr[i + 1]]`` are row ``i``'s weights and ``indices`` the same
-    entries' columns. The products below add up in the order scipy.sparse adds them (row
-    entries in storage order, float32 sums), so results are the same bit for bit as they were
-    with scikit-learn and scipy, without importing either (they cost a second at start-up).
+    Rows repeat when texts do, so each distinct text's row is stored once: matrix row ``r``
+    is stored row ``row_text[r]``. ``data[indptr[t]:indptr[t + 1]]`` are stored row ``t``'s
+    weights and ``indices`` the same entries' columns. The products below add up in the order
+    scipy.sparse adds them over the full matrix (row entries in storage order, float32 sums),
+    so results are the same bit for bit as they were with scikit-learn and scipy, without
+    importing either (they cost a second at start-up): a product of two rows depends only on
+    the two rows, so it is computed once per stored row and copied to the rows repeating it.
     """
 
     def __init__(
-        self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n_columns: int
+        self,
+        data: np.ndarray,
+        indices: np.ndarray,
+        indptr: np.ndarray,
+        n_columns: int,
+        row_text: np.ndarray | None = None,
     ) -> None:
         self.data = data
         self.indices = indices
         self.indptr = indptr
-        self.shape = (len(indptr) - 1, n_columns)
+        n_stored = len(indptr) - 1
+        self.row_text = np.arange(n_stored) if row_text is None else row_text
+        self.shape = (len(self.row_text), n_columns)
 
     @cached_property
     def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return the column-major layout: (start of each column, rows, weights)."""
+        """Return the stored rows' column-major layout: (start of each column, rows, weights)."""
         order = np.argsort(self.indices, kind="stable")  # by column, then by row
         starts = np.zeros(self.shape[1] + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.indices, minlength=self.shape[1]), out=starts[1:])
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        rows = np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
         return starts, rows[order], self.data[order]
 
     def similarities(self, row: int) -> np.ndarray:
         """Return the cosine of ``row`` with every row (the rows are unit length)."""
         starts, rows, weights = self._columns
-        out = np.zeros(self.shape[0], dtype=np.float32)
-        for entry in range(int(self.indptr[row]), int(self.indptr[row + 1])):
+        out = np.zeros(len(self.indptr) - 1, dtype=np.float32)
+        stored = int(self.row_text[row])
+        for entry in range(int(self.indptr[stored]), int(self.indptr[stored + 1])):
             column = int(self.indices[entry])
             span = slice(int(starts[column]), int(starts[column + 1]))
             out[rows[span]] += self.data[entry] * weights[span]
-        return out
+        return out[self.row_text]
 
     def column_sums(self, rows: np.ndarray) -> np.ndarray:
-        """Return the float32 sum of ``rows`` (ascending row numbers), added row after row."""
+        """Return the float32 sum of ``rows`` (ascending row numbers), added row after row.
+
+        ``np.add.at`` adds its values one by one in the order given (unbuffered), so each
+        column's sum runs over the rows in order, as a loop adding one row at a time does.
+        """
         total = np.zeros(self.shape[1], dtype=np.float32)
-        for row in rows.tolist():
-            span = slice(int(self.indptr[row]), int(self.indptr[row + 1]))
-            total[self.indices[span]] += self.data[span]
+        entries = entries_of(self.indptr, self.row_text[rows])
+        np.add.at(total, self.indices[entries], self.data[entries])
         return total
 
     def dot(self, vector: np.ndarray) -> np.ndarray:
         """Return each row's float32 dot product with the dense ``vector``."""
         products = self.data * vector.astype(np.float32)[self.indices]
-        return _row_sums(products, self.indptr, np.float32)
+        return row_sums(products, self.indptr, np.float32)[self.row_text]
 
 
-def _row_sums(values: np.ndarray, indptr: np.ndarray, dtype: type[np.floating[Any]]) -> np.ndarray:
+def entries_of(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Return the positions of ``rows``' CSR entries, row after row, each row in storage order."""
+    starts = indptr[rows].astype(np.int64)
+    lengths = indptr[rows + 1] - starts
+    # Entry k of the result is start-of-its-row + (k - where its row begins in the result).
+    begins = np.cumsum(lengths) - lengths
+    return np.repeat(starts - begins, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+
+
+def row_sums(values: np.ndarray, indptr: np.ndarray, dtype: type[np.floating[Any]]) -> np.ndarray:
     """Return per CSR row the sum of ``values``, accumulated in ``dtype`` in storage order.
 
     The k-th entries of all rows longer than k are added in one vectorised step, so each row's
-    sum runs strictly left to right, as a C loop over the row would.
+    sum runs strictly left to right, as a C loop (or Python's ``sum``) over the row would.
     """
     lengths = np.diff(indptr)
     order = np.argsort(-lengths, kind="stable")  # longest rows first
@@ -135,7 +158,9 @@ def _row_sums(values: np.ndarray, indptr: np.ndarray, dtype: type[np.floating[An
 
 
 def vectorize(
-    texts: Sequence[str], stems_of: Callable[[str], Sequence[str]] = content_stems
+    texts: Sequence[str],
+    stems_of: Callable[[str], Sequence[str]] = content_stems,
+    row_text: np.ndarray | None = None,
 ) -> TfidfRows:
     """Return L2-normalised TF-IDF rows of stemmed content words, one row per text.
 
@@ -144,35 +169,35 @@ def vectorize(
     float32 arithmetic, same column order, same order of entries within a row), so every
     similarity, and therefore every briefing, is what it was: tf = 1 + ln(count),
     idf = 1 + ln((1 + n) / (1 + df)), each row scaled to unit length. ``stems_of`` gives a
-    text's stems (a caller that also needs them elsewhere passes its own cache).
+    text's stems (a caller that also needs them elsewhere passes its own cache). A caller
+    that has already told repeated texts apart passes the distinct ``texts`` and, per row,
+    the number of its text (``row_text``); the rows are then ``texts[row_text[r]]``.
     """
+    if row_text is None:
+        numbers: dict[str, int] = {}
+        row_text = np.asarray(
+            [numbers.setdefault(text, len(numbers)) for text in texts], dtype=np.int64
+        )
+        texts = list(numbers)
     first_seen: dict[str, int] = {}  # term -> its number, in order of first appearance
-    # Every row's (term, count) entries, flat in two int arrays (a list of tuples per row took
-    # 150 MB at 10,000 articles); a repeated text is analysed once.
-    by_text: dict[str, tuple[array[int], array[int]]] = {}
+    # Every distinct text's (term, count) entries, flat in two int arrays (a list of tuples
+    # per row took 150 MB at 10,000 articles).
     flat_terms: array[int] = array("i")
     flat_counts: array[int] = array("i")
     lengths: list[int] = []
     for text in texts:
-        entries = by_text.get(text)
-        if entries is None:
-            counts: dict[int, int] = {}
-            for stem in stems_of(text):
-                term = first_seen.setdefault(stem, len(first_seen))
-                counts[term] = counts.get(term, 0) + 1
-            ordered = sorted(counts.items())
-            entries = by_text[text] = (
-                array("i", [t for t, _ in ordered]),
-                array("i", [c for _, c in ordered]),
-            )
-        flat_terms.extend(entries[0])
-        flat_counts.extend(entries[1])
-        lengths.append(len(entries[0]))
-    del by_text
+        counts: dict[int, int] = {}
+        for stem in stems_of(text):
+            term = first_seen.setdefault(stem, len(first_seen))
+            counts[term] = counts.get(term, 0) + 1
+        ordered = sorted(counts.items())
+        flat_terms.extend(t for t, _ in ordered)
+        flat_counts.extend(c for _, c in ordered)
+        lengths.append(len(ordered))
     indptr = np.zeros(len(texts) + 1, dtype=np.int32)
     np.cumsum(lengths, out=indptr[1:])
     if not first_seen:  # every text empty after stop-word removal
-        return TfidfRows(np.zeros(0, np.float32), np.zeros(0, np.int32), indptr, 1)
+        return TfidfRows(np.zeros(0, np.float32), np.zeros(0, np.int32), indptr, 1, row_text)
     # Entries stay in order of each term's first appearance, while columns are numbered in
     # alphabetical order of the terms: the layout scikit-learn produces, which fixes the
     # order in which sums add up.
@@ -183,9 +208,13 @@ def vectorize(
     data = np.frombuffer(flat_counts, dtype=np.int32).astype(np.float32)
     indices = alphabetical.take(terms)
 
-    document_frequency = np.bincount(indices, minlength=len(first_seen))
+    # A term's document frequency counts every row holding it, repeated texts included.
+    repeats = np.bincount(row_text, minlength=len(texts))
+    document_frequency = np.bincount(
+        indices, weights=np.repeat(repeats, lengths), minlength=len(first_seen)
+    )  # whole numbers, exact in float64
     df = document_frequency.astype(np.float32) + np.float32(1.0)
-    idf = np.full_like(df, fill_value=len(texts) + 1, dtype=np.float32)
+    idf = np.full_like(df, fill_value=len(row_text) + 1, dtype=np.float32)
     idf /= df
     np.log(idf, out=idf)
     idf += np.float32(1.0)
@@ -194,14 +223,17 @@ def vectorize(
     data += np.float32(1.0)
     data *= idf[indices]
     # Squares in float32, summed in float64, each weight divided in float64: as scikit-learn.
-    norms = np.sqrt(_row_sums((data * data).astype(np.float64), indptr, np.float64))
+    norms = np.sqrt(row_sums((data * data).astype(np.float64), indptr, np.float64))
     norms[norms == 0.0] = 1.0
     data = (data.astype(np.float64) / np.repeat(norms, np.diff(indptr))).astype(np.float32)
-    return TfidfRows(data, indices, indptr, len(first_seen))
+    return TfidfRows(data, indices, indptr, len(first_seen), row_text)
 
 
-def centroid_similarity(matrix: TfidfRows, groups: Sequence[str]) -> np.ndarray:
-    """Return each row's cosine to the centroid of group centroids (each group weighs once)."""
+def centroid_similarity(matrix: TfidfRows, groups: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Return each row's cosine to the centroid of group centroids (each group weighs once).
+
+    Groups are taken in sorted order of their labels (strings, or numbers).
+    """
     n_rows = matrix.shape[0]
     if n_rows == 0:
         return np.zeros(0, dtype=np.float32)
@@ -237,6 +269,15 @@ def similarity_rows(matrix: TfidfRows, rows: Sequence[int]) -> np.ndarray:
 _NAME = re.compile(r"\b[A-Z][a-zà-ÿ]{3,}\b")
 
 
+def names_in(text: str) -> set[str]:
+    """Return the capitalised names ``text`` writes (what ``misspelling_rates`` compares).
+
+    A name never spans a space, so the names of texts joined by spaces are the union of each
+    text's names.
+    """
+    return set(_NAME.findall(text))
+
+
 def misspelling_rates(texts: dict[str, str]) -> dict[str, float]:
     """Return, per independent source, the share of its names that others spell differently.
 
@@ -244,9 +285,13 @@ def misspelling_rates(texts: dict[str, str]) -> dict[str, float]:
     source writes "Zelensky" and "Luhansk"; a clean report rarely does. Inflections
     ("President"/"Presidents") do not count.
     """
+    return misspelling_rates_of_names({key: names_in(text) for key, text in texts.items()})
+
+
+def misspelling_rates_of_names(names: dict[str, set[str]]) -> dict[str, float]:
+    """Return ``misspelling_rates`` from each source's names (``names_in`` of its text)."""
     from rapidfuzz import fuzz, process
 
-    names = {key: set(_NAME.findall(text)) for key, text in texts.items()}
     # How many sources spell each name: a name another source also writes is shared, and
     # "the names of the other sources" are every name but this source's own unshared ones.
     # Counting once keeps this linear in the sources (a union per source was quadratic).
@@ -358,12 +403,16 @@ def find_disagreements(
     similar = similarity_rows(matrix, list(rows))
     found: list[Disagreement] = []
     seen: set[tuple[int, int]] = set()
+    labels: dict[tuple[str, str], str | None] = {}  # texts repeat: each pair is judged once
     for row, i in enumerate(rows):
         for j in np.nonzero(similar[row] >= topical)[0].tolist():
             if statements[j].root_id == statements[i].root_id or (j, i) in seen:
                 continue
             seen.add((i, j))
-            label = disagreement(statements[i].text, statements[j].text)
+            texts = (statements[i].text, statements[j].text)
+            if texts not in labels:
+                labels[texts] = disagreement(*texts)
+            label = labels[texts]
             if label:
                 found.append(Disagreement(label=label, first=i, second=j))
     return found
