@@ -181,7 +181,7 @@ def test_concept_weights_are_the_walk_over_every_statement_bit_for_bit() -> None
 
     import numpy as np
 
-    from briefer.engines.extractive.engine import SINGLE_SOURCE, _concept_weights
+    from briefer.engines.extractive.engine import SINGLE_SOURCE, _concept_weights, _ConceptTable
 
     draw = random.Random(7)
     n_texts, n_roots = 40, 12
@@ -202,8 +202,33 @@ def test_concept_weights_are_the_walk_over_every_statement_bit_for_bit() -> None
         concept: sum(per_root.values()) * (1.0 if len(per_root) > 1 else SINGLE_SOURCE)
         for concept, per_root in best.items()
     }
-    weights = _concept_weights(concepts_of, text_of, root_of, position)
+    weights = _concept_weights(_ConceptTable.of_sets(concepts_of), text_of, root_of, position)
     assert len(weights) == 1 + max(expected)
     assert {c: weights[c] for c in expected} == expected
     # both weights occur: a concept of one root (discounted) and of several
     assert {len(per_root) > 1 for per_root in best.values()} == {True, False}
+
+
+def test_numbered_concepts_name_the_same_concepts_as_their_strings() -> None:
+    # Two texts share a concept number exactly when they share the concept's string.
+    from briefer.engines.extractive.engine import _concepts, _distinct_texts, _numbered_concepts
+    from briefer.engines.extractive.synthesis import Statement
+
+    texts = [
+        "Ukraine and Russia agreed to exchange 1,200 prisoners on Monday.",
+        "Russia agreed to exchange prisoners, 1200 of them.",
+        "Exchange prisoners agreed Russia in 2025, about 3.5 million people.",
+        "The talks ended after 90 minutes without a ceasefire agreement.",
+        "The the and of.",
+        "Talks ended, talks began; ended talks.",
+        "東京で会談が行われた。",
+    ]
+    distinct = _distinct_texts([Statement(text=t, source_id="s", root_id="r") for t in texts])
+    table = _numbered_concepts(distinct)
+    strings = [_concepts(t, stems) for t, stems in zip(distinct.texts, distinct.stems, strict=True)]
+    numbers = [table.of(t) for t in range(len(distinct.texts))]
+    for t in range(len(strings)):
+        for u in range(len(strings)):
+            assert len(numbers[t] & numbers[u]) == len(strings[t] & strings[u])
+    assert table.count == len(set().union(*strings))
+    assert len(strings[0] & strings[1]) >= 4  # bigrams and a number written two ways

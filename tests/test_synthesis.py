@@ -217,3 +217,27 @@ def test_similarities_of_repeated_texts_are_copies_of_their_stored_row() -> None
     for r, text in enumerate(texts):
         assert similar[:, r].tolist() == similar[:, first[text]].tolist()
     assert similar[0, 0] == pytest.approx(1.0)
+
+
+def test_content_stems_of_an_ascii_text_are_those_of_the_word_by_word_path() -> None:
+    # " é" makes the text non-ASCII (the word-by-word path) and adds only a one-letter word.
+    for text in [
+        "The Ministers' SIGNED deals: O'Brien's 1,200 U.S. troops_Withdraw",
+        "It's Kyiv's don't-stop x9y ABC d'Artagnan",
+    ]:
+        assert content_stems(text) == content_stems(text + " é")
+        assert content_stems(text)
+
+
+def test_names_are_the_capitalised_words_between_word_boundaries() -> None:
+    import re
+
+    from briefer.engines.extractive.synthesis import names_in
+
+    reference = re.compile(r"\b[A-Z][a-zà-ÿ]{3,}\b")
+    for text in [
+        "Zelensky met Erdoğan in Istanbul; ÉParis aParis _Abcd 9Abcd Abcde_ Ábcd",
+        "x÷Paris÷x Abcd, Kyiv-Luhansk (Donetsk) Moscowé Москва Zürich",
+    ]:
+        assert names_in(text) == set(reference.findall(text))
+        assert names_in(text)

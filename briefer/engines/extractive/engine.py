@@ -274,17 +274,68 @@ def _concepts(text: str, stems: Sequence[str]) -> set[str]:
     return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | set(numbers)
 
 
-def _numbered_concepts(distinct: _DistinctTexts) -> list[frozenset[int]]:
-    """Return per distinct text its concepts (``_concepts``), each concept as a number."""
-    number: dict[str, int] = {}
-    return [
-        frozenset(number.setdefault(c, len(number)) for c in _concepts(text, stems))
-        for text, stems in zip(distinct.texts, distinct.stems, strict=True)
+@dataclass(frozen=True)
+class _ConceptTable:
+    """Each distinct text's concepts, numbered, in CSR layout: text ``t``'s concepts are
+    ``numbers[starts[t]:starts[t + 1]]``, each once, ascending; ``count`` concepts in all."""
+
+    starts: np.ndarray
+    numbers: np.ndarray
+    count: int
+
+    @classmethod
+    def of_sets(cls, concepts: Sequence[frozenset[int]]) -> _ConceptTable:
+        """Return the table of per-text sets of concept numbers."""
+        starts = np.zeros(len(concepts) + 1, dtype=np.int64)
+        np.cumsum([len(found) for found in concepts], out=starts[1:])
+        numbers = np.fromiter(
+            (c for found in concepts for c in sorted(found)), np.int64, count=int(starts[-1])
+        )
+        return cls(starts, numbers, 1 + int(numbers.max(initial=-1)))
+
+    def of(self, text: int) -> frozenset[int]:
+        """Return the concept numbers of distinct text ``text``."""
+        return frozenset(self.numbers[self.starts[text] : self.starts[text + 1]].tolist())
+
+
+def _numbered_concepts(distinct: _DistinctTexts) -> _ConceptTable:
+    """Return each distinct text's concepts (those ``_concepts`` names), numbered.
+
+    Built in numpy rather than as strings: a bigram is a pair of stem numbers (a stem holds no
+    space, so the string "a b" names exactly one pair) and a number is its string (never a
+    bigram: it holds no space), so two texts share a concept number exactly when they share
+    the concept's string.
+    """
+    n_texts = len(distinct.texts)
+    stem_number: dict[str, int] = {}
+    stem_ids = np.fromiter(
+        (stem_number.setdefault(s, len(stem_number)) for stems in distinct.stems for s in stems),
+        np.int64,
+    )
+    owner = np.repeat(np.arange(n_texts), [len(stems) for stems in distinct.stems])
+    same_text = owner[:-1] == owner[1:]  # neighbouring stems of one text
+    n_stems = len(stem_number)
+    bigram_keys = (stem_ids[:-1] * n_stems + stem_ids[1:])[same_text]
+    number_of: dict[str, int] = {}
+    numbers = [
+        [number_of.setdefault(str(n), len(number_of)) for n in extract_numbers(text)]
+        for text in distinct.texts
     ]
+    number_keys = n_stems * n_stems + np.fromiter(itertools.chain(*numbers), np.int64)
+    keys = np.concatenate([bigram_keys, number_keys])
+    owners = np.concatenate(
+        [owner[:-1][same_text], np.repeat(np.arange(n_texts), [len(n) for n in numbers])]
+    )
+    concept_keys, concept = np.unique(keys, return_inverse=True)
+    # each text's concepts once, ascending
+    text, number = np.divmod(np.unique(owners * len(concept_keys) + concept), len(concept_keys))
+    starts = np.zeros(n_texts + 1, dtype=np.int64)
+    np.cumsum(np.bincount(text, minlength=n_texts), out=starts[1:])
+    return _ConceptTable(starts, number, len(concept_keys))
 
 
 def _concept_weights(
-    concepts: Sequence[frozenset[int]],
+    concepts: _ConceptTable,
     text_of: np.ndarray,
     root_of: np.ndarray,
     position: np.ndarray,
@@ -299,8 +350,8 @@ def _concept_weights(
     computed in numpy, with the sums added in that order in float64 as Python's ``sum`` does,
     so the weights are the same floats as a walk over every statement gives.
     """
-    n_texts = len(concepts)
-    n_concepts = 1 + max((max(found) for found in concepts if found), default=-1)
+    n_texts = len(concepts.starts) - 1
+    n_concepts = concepts.count
     # Each (root, text) pair once, in order of first appearance, with its highest weight.
     keys, first, inverse = np.unique(
         root_of * n_texts + text_of, return_index=True, return_inverse=True
@@ -311,16 +362,12 @@ def _concept_weights(
     pair_root, pair_text = np.divmod(keys[in_order], n_texts)
     pair_weight = highest[in_order]
     # Every (pair, concept of its text) entry, pairs in order (a text's concepts in any order).
-    lengths = np.fromiter((len(found) for found in concepts), dtype=np.int64, count=n_texts)
-    starts = np.zeros(n_texts + 1, dtype=np.int64)
-    np.cumsum(lengths, out=starts[1:])
-    flat = np.fromiter(itertools.chain.from_iterable(concepts), np.int64, count=int(starts[-1]))
-    concept = flat[entries_of(starts, pair_text)]
-    repeat = lengths[pair_text]
+    concept = concepts.numbers[entries_of(concepts.starts, pair_text)]
+    repeat = np.diff(concepts.starts)[pair_text]
     n_roots = int(root_of.max()) + 1
     key = concept * n_roots + np.repeat(pair_root, repeat)
     weight = np.repeat(pair_weight, repeat)
-    del concept, repeat, flat
+    del concept, repeat
     # Per (concept, root): its highest weight, and its first entry (when the concept met it).
     by_key = np.argsort(key, kind="stable")
     sorted_key = key[by_key]
@@ -356,9 +403,8 @@ def _rank(
     root_names, root_of = _numbered_roots(statements)
     text_of = distinct.of
     # Features of a text are computed once per distinct text, then spread to its statements.
-    by_text = _numbered_concepts(distinct)
-    concepts = [by_text[t] for t in text_of.tolist()]
-    weights = _concept_weights(by_text, text_of, root_of, position)
+    concepts = _numbered_concepts(distinct)
+    weights = _concept_weights(concepts, text_of, root_of, position)
     cleanliness = _cleanliness(distinct, root_names, root_of)
     strength = np.asarray([outcome_strength(t) for t in distinct.texts], dtype=np.int8)[text_of]
     # Root numbers follow the sorted root ids, so the groups are summed in the same order.
@@ -384,22 +430,33 @@ def _rank(
     )
     factor: list[float] = factor_array.tolist()
     # fsum is exact, so a score never depends on the order a set yields its concepts in.
-    text_score = np.asarray([math.fsum(weights[c] for c in found) for found in by_text])
+    weight_of_entry: list[float] = np.asarray(weights)[concepts.numbers].tolist()
+    text_score = np.asarray(
+        [math.fsum(weight_of_entry[a:b]) for a, b in itertools.pairwise(concepts.starts.tolist())]
+    )
     score: list[float] = (text_score[text_of] * factor_array).tolist()
+    concepts_of: dict[int, frozenset[int]] = {}  # the popped statements' texts' concepts
+
+    def concepts_of_statement(i: int) -> frozenset[int]:
+        text = int(text_of[i])
+        if text not in concepts_of:
+            concepts_of[text] = concepts.of(text)
+        return concepts_of[text]
+
     covered: set[int] = set()
     heap = [(-value, i) for i, value in enumerate(score)]
     heapq.heapify(heap)
     ranked: list[_Candidate] = []
     while heap and len(ranked) < CANDIDATE_POOL:
         stale, i = heapq.heappop(heap)
-        gain = math.fsum(weights[c] for c in concepts[i] - covered) * factor[i]
+        gain = math.fsum(weights[c] for c in concepts_of_statement(i) - covered) * factor[i]
         if gain <= 0:
             continue
         if heap and gain < -heap[0][0] - 1e-9 and gain < -stale - 1e-9:
             heapq.heappush(heap, (-gain, i))
             continue
         ranked.append(_Candidate(index=i, members=[i]))
-        covered |= concepts[i]
+        covered |= concepts_of_statement(i)
     reserved = _reserve_outcomes(statements, matrix, strength, score, cleanliness, options)
     if reserved:
         ranked = [_Candidate(index=i, members=[i], outcome_first=True) for i in reserved] + [

@@ -53,6 +53,9 @@ def _stem(word: str) -> str:
 
 def content_stems(text: str) -> list[str]:
     """Return the stemmed content words of ``text`` (stop words dropped)."""
+    if text.isascii():  # lowercasing an ASCII text word by word or whole is the same
+        words = _WORD.findall(text.lower())
+        return [_stem(w) for w in words if w not in ENGLISH_STOP_WORDS and len(w) > 1]
     found = (w.lower().replace("’", "'") for w in _WORD.findall(text))
     stems = [_stem(w) for w in found if w not in ENGLISH_STOP_WORDS and len(w) > 1]
     if has_cjk(text):  # no spaces between words: CJK character bigrams stand for them
@@ -266,7 +269,9 @@ def similarity_rows(matrix: TfidfRows, rows: Sequence[int]) -> np.ndarray:
     return out
 
 
-_NAME = re.compile(r"\b[A-Z][a-zà-ÿ]{3,}\b")
+# A capitalised word: r"\b[A-Z][a-zà-ÿ]{3,}\b", written to start with the capital (the
+# look-behind is the first \b) so that the regex engine skips ahead to capitals, 2x faster.
+_NAME = re.compile(r"[A-Z](?<!\w[A-Z])[a-zà-ÿ]{3,}\b")
 
 
 def names_in(text: str) -> set[str]:
