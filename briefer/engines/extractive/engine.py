@@ -189,7 +189,7 @@ class ExtractiveEngine:
         # An extractive claim quotes exactly one passage of its own source.
         source_of = [c.citations[0].passage_id.split(".")[0] for c in claims]
         statements = [
-            Statement(text=c.text, source_id=sid, root_id=roots.get(sid, sid))
+            Statement(c.text, sid, roots.get(sid, sid))  # text, source, independent root
             for c, sid in zip(claims, source_of, strict=True)
         ]
         distinct = _distinct_texts(statements)
@@ -307,11 +307,10 @@ def _numbered_concepts(distinct: _DistinctTexts) -> _ConceptTable:
     the concept's string.
     """
     n_texts = len(distinct.texts)
-    stem_number: dict[str, int] = {}
-    stem_ids = np.fromiter(
-        (stem_number.setdefault(s, len(stem_number)) for stems in distinct.stems for s in stems),
-        np.int64,
-    )
+    every_stem = list(itertools.chain.from_iterable(distinct.stems))
+    stem_number = {stem: n for n, stem in enumerate(dict.fromkeys(every_stem))}
+    stem_ids = np.fromiter(map(stem_number.__getitem__, every_stem), np.int64, len(every_stem))
+    del every_stem
     owner = np.repeat(np.arange(n_texts), [len(stems) for stems in distinct.stems])
     same_text = owner[:-1] == owner[1:]  # neighbouring stems of one text
     n_stems = len(stem_number)
@@ -327,8 +326,11 @@ def _numbered_concepts(distinct: _DistinctTexts) -> _ConceptTable:
         [owner[:-1][same_text], np.repeat(np.arange(n_texts), [len(n) for n in numbers])]
     )
     concept_keys, concept = np.unique(keys, return_inverse=True)
-    # each text's concepts once, ascending
-    text, number = np.divmod(np.unique(owners * len(concept_keys) + concept), len(concept_keys))
+    # each text's concepts once, ascending (sorted by hand: np.unique without options hashes,
+    # 20x slower on these keys)
+    pairs = np.sort(owners * len(concept_keys) + concept)
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    text, number = np.divmod(pairs, len(concept_keys))
     starts = np.zeros(n_texts + 1, dtype=np.int64)
     np.cumsum(np.bincount(text, minlength=n_texts), out=starts[1:])
     return _ConceptTable(starts, number, len(concept_keys))

@@ -9,13 +9,14 @@ sources.
 from __future__ import annotations
 
 import calendar
+import itertools
 import re
-from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import snowballstemmer
@@ -27,9 +28,11 @@ from briefer.words import has_cjk
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 
-@dataclass(frozen=True)
-class Statement:
-    """A statement to synthesise: its text, its source and that source's independent root."""
+class Statement(NamedTuple):
+    """A statement to synthesise: its text, its source and that source's independent root.
+
+    A named tuple: made per claim (150,000 at 10,000 articles), 2x cheaper than a dataclass.
+    """
 
     text: str
     source_id: str
@@ -182,21 +185,22 @@ def vectorize(
             [numbers.setdefault(text, len(numbers)) for text in texts], dtype=np.int64
         )
         texts = list(numbers)
-    first_seen: dict[str, int] = {}  # term -> its number, in order of first appearance
-    # Every distinct text's (term, count) entries, flat in two int arrays (a list of tuples
-    # per row took 150 MB at 10,000 articles).
-    flat_terms: array[int] = array("i")
-    flat_counts: array[int] = array("i")
-    lengths: list[int] = []
-    for text in texts:
-        counts: dict[int, int] = {}
-        for stem in stems_of(text):
-            term = first_seen.setdefault(stem, len(first_seen))
-            counts[term] = counts.get(term, 0) + 1
-        ordered = sorted(counts.items())
-        flat_terms.extend(t for t, _ in ordered)
-        flat_counts.extend(c for _, c in ordered)
-        lengths.append(len(ordered))
+    stems = [stems_of(text) for text in texts]
+    every_stem = list(itertools.chain.from_iterable(stems))
+    # term -> its number, in order of first appearance
+    first_seen = {stem: n for n, stem in enumerate(dict.fromkeys(every_stem))}
+    n_terms = len(first_seen)
+    # Each text's (term, count) entries, terms ascending: one sort of (text, term) keys.
+    keys = np.repeat(np.arange(len(texts), dtype=np.int64), [len(found) for found in stems])
+    keys *= n_terms
+    keys += np.fromiter(map(first_seen.__getitem__, every_stem), np.int64, len(every_stem))
+    del stems, every_stem
+    keys.sort()
+    new_entry = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, dtype=bool)
+    starts_at = np.flatnonzero(new_entry)
+    counts = np.diff(np.r_[starts_at, len(keys)])
+    owner, terms = np.divmod(keys[starts_at], max(n_terms, 1))
+    lengths = np.bincount(owner, minlength=len(texts))
     indptr = np.zeros(len(texts) + 1, dtype=np.int32)
     np.cumsum(lengths, out=indptr[1:])
     if not first_seen:  # every text empty after stop-word removal
@@ -207,8 +211,7 @@ def vectorize(
     alphabetical = np.empty(len(first_seen), dtype=np.int32)
     for rank, stem in enumerate(sorted(first_seen)):
         alphabetical[first_seen[stem]] = rank
-    terms = np.frombuffer(flat_terms, dtype=np.int32)
-    data = np.frombuffer(flat_counts, dtype=np.int32).astype(np.float32)
+    data = counts.astype(np.float32)
     indices = alphabetical.take(terms)
 
     # A term's document frequency counts every row holding it, repeated texts included.
@@ -356,6 +359,12 @@ def quantities(text: str) -> dict[str, frozenset[str]]:
 
     Years are left out: they date events rather than count things.
     """
+    return dict(_quantities(text))
+
+
+@lru_cache(maxsize=65536)
+def _quantities(text: str) -> dict[str, frozenset[str]]:
+    """Return ``quantities(text)``, computed once per text (read only: shared by callers)."""
     from briefer.grounding.matching import extract_numbers
 
     found: dict[str, set[str]] = {}
@@ -376,7 +385,7 @@ def disagreement(first: str, second: str) -> str | None:
     They differ when they count the same thing with different figures ("41 aircraft" /
     "35 aircraft"), or when one calls a person "former" where the other gives a current title.
     """
-    counted = _differing_count(quantities(first), quantities(second))
+    counted = _differing_count(_quantities(first), _quantities(second))
     if counted:
         return _as_written(counted, first)
     return _differing_title(first, second) or _differing_title(second, first)
@@ -391,10 +400,16 @@ def figures_conflict(first: str, second: str) -> bool:
     the same thing that differs is ``disagreement``'s to find. Unlike ``disagreement`` this
     needs no counted word, so it holds for codes, item numbers and dates as well as counts.
     """
+    a, b = _numbers(first), _numbers(second)
+    return bool(a) and bool(b) and not (a & b)
+
+
+@lru_cache(maxsize=65536)
+def _numbers(text: str) -> frozenset[Decimal]:
+    """Return the numbers ``text`` states, found once per text (a lead meets many matches)."""
     from briefer.grounding.matching import extract_numbers
 
-    a, b = extract_numbers(first), extract_numbers(second)
-    return bool(a) and bool(b) and not (a & b)
+    return frozenset(extract_numbers(text))
 
 
 def find_disagreements(
