@@ -11,6 +11,7 @@ never tied to one story.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import IntEnum
 
 from briefer.engines.extractive.synthesis import content_stems, count_words
@@ -277,11 +278,18 @@ SECTIONS: dict[Audience, tuple[str, ...]] = {
 }
 
 
-def audience_weight(text: str, options: BriefOptions, query: set[str]) -> float:
+def audience_weight(
+    text: str,
+    options: BriefOptions,
+    query: set[str],
+    words: int | None = None,
+    stems: Sequence[str] | None = None,
+) -> float:
     """Return how much ``text`` suits the audience: above 1 favours it, below 1 disfavours it.
 
     ``query`` holds the stems of a free-text audience, whose sentences about what it names
-    are favoured.
+    are favoured. A caller that already has the text's ``count_words`` or ``content_stems``
+    passes them.
     """
     preset = options.audience_preset
     weight = 1.0
@@ -297,9 +305,9 @@ def audience_weight(text: str, options: BriefOptions, query: set[str]) -> float:
     else:
         weight *= 1.3 if _CONTEXT.search(text) else 1.0
         weight *= 0.75 if has_quote else 1.0
-        weight *= 1.0 if count_words(text) <= 30 else 0.85
+        weight *= 1.0 if (count_words(text) if words is None else words) <= 30 else 0.85
         if query:  # a free-text audience: favour sentences about what it names
-            hits = len(query & set(content_stems(text)))
+            hits = len(query & set(content_stems(text) if stems is None else stems))
             weight *= 1.0 + min(hits, 2)
     return weight
 

@@ -255,9 +255,19 @@ def _cleanliness(
     those of all its texts (names never span the spaces that once joined them).
     """
     names_of_text = [names_in(text) for text in distinct.texts]
-    names: dict[str, set[str]] = {}
-    for root, text in set(zip(root_of.tolist(), distinct.of.tolist(), strict=True)):
-        names.setdefault(root_names[root], set()).update(names_of_text[text])
+    # Each (root, text) pair once, by root: one sort of their keys.
+    n_texts = len(distinct.texts)
+    pairs = np.sort(root_of * n_texts + distinct.of)
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    roots, texts = np.divmod(pairs, n_texts)
+    bounds = np.r_[np.flatnonzero(np.r_[True, roots[1:] != roots[:-1]]), len(roots)].tolist()
+    texts_in_order = texts.tolist()
+    names = {
+        root_names[roots[start]]: set().union(
+            *map(names_of_text.__getitem__, texts_in_order[start:end])
+        )
+        for start, end in itertools.pairwise(bounds)
+    }
     rates = misspelling_rates_of_names(names)
     clean = np.asarray(
         [1.0 - min(0.6, max(0.0, rates[root] - MISSPELLING_ALLOWANCE) * 8) for root in root_names],
@@ -413,14 +423,16 @@ def _rank(
     central = centroid_similarity(matrix, root_of)
     query = set() if options.audience_preset else set(content_stems(options.audience))
     power = _length_power(options.max_words)
+    words = [count_words(text) for text in distinct.texts]
     fit = np.asarray(  # audience fit x standing
         [
-            audience_weight(text, options, query) * (0.75 if _DANGLING_START.search(text) else 1.0)
-            for text in distinct.texts
+            audience_weight(text, options, query, n, stems)
+            * (0.75 if _DANGLING_START.search(text) else 1.0)
+            for text, n, stems in zip(distinct.texts, words, distinct.stems, strict=True)
         ],
         dtype=np.float64,
     )
-    cost = np.asarray([count_words(text) ** power for text in distinct.texts], np.float64)
+    cost = np.asarray([n**power for n in words], np.float64)
     # Per statement, in float64 and in the order Python multiplied these one statement at a
     # time (numpy rounds each elementwise operation as Python rounds the same one).
     factor_array = (

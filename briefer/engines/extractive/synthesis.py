@@ -303,7 +303,7 @@ def misspelling_rates_of_names(names: dict[str, set[str]]) -> dict[str, float]:
     # How many sources spell each name: a name another source also writes is shared, and
     # "the names of the other sources" are every name but this source's own unshared ones.
     # Counting once keeps this linear in the sources (a union per source was quadratic).
-    spelled_by = Counter(name for own in names.values() for name in own)
+    spelled_by = Counter(itertools.chain.from_iterable(names.values()))
     everyone = sorted(spelled_by)
     rates: dict[str, float] = {}
     for key, own in names.items():
