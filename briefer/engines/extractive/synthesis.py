@@ -251,12 +251,30 @@ def centroid_similarity(matrix: TfidfRows, groups: Sequence[str] | np.ndarray) -
     # The mean of the unit group sums, added group after group in float32 into one row: the
     # same additions, in the same order, as numpy's mean over a groups x columns matrix,
     # which at 10,000 articles took up to 211 MiB (7,878 sources x at most 7,013 terms).
-    centroid = np.zeros(matrix.shape[1], dtype=np.float32)
+    # Each group's column sums (``column_sums`` of its rows) for all groups at once: one
+    # np.add.at, which adds each (group, column)'s values one by one in row order.
+    n_columns = matrix.shape[1]
+    rows = matrix.row_text[by_group]
+    entries = entries_of(matrix.indptr, rows)
+    ends = np.cumsum(np.diff(matrix.indptr)[rows])
+    group_of_entry = np.repeat(np.arange(len(labels)), np.diff(np.r_[0, ends[bounds[1:] - 1]]))
+    keys, of_entry = np.unique(
+        group_of_entry * n_columns + matrix.indices[entries], return_inverse=True
+    )
+    sums = np.zeros(len(keys), dtype=np.float32)
+    np.add.at(sums, of_entry, matrix.data[entries])
+    del entries, group_of_entry, of_entry
+    key_bounds = np.searchsorted(keys, np.arange(len(labels) + 1) * n_columns).tolist()
+    columns = keys % n_columns
+    total = np.zeros(n_columns, dtype=np.float32)  # one group's sums, dense, then cleared
+    centroid = np.zeros(n_columns, dtype=np.float32)
     for g in range(len(labels)):
-        total = matrix.column_sums(by_group[bounds[g] : bounds[g + 1]])
+        span = slice(key_bounds[g], key_bounds[g + 1])
+        total[columns[span]] = sums[span]
         norm = float(np.linalg.norm(total))
         if norm > 0:
             centroid += total / norm
+        total[columns[span]] = 0.0
     np.true_divide(centroid, len(labels), out=centroid, casting="unsafe")
     norm = float(np.linalg.norm(centroid))
     if norm == 0:
