@@ -232,3 +232,27 @@ def test_numbered_concepts_name_the_same_concepts_as_their_strings() -> None:
             assert len(numbers[t] & numbers[u]) == len(strings[t] & strings[u])
     assert table.count == len(set().union(*strings))
     assert len(strings[0] & strings[1]) >= 4  # bigrams and a number written two ways
+
+
+def test_positions_and_places_count_each_source_in_statement_order() -> None:
+    # The definition, walking the statements: the n-th statement of its source (0 first).
+    import random
+
+    import numpy as np
+
+    from briefer.engines.extractive.engine import _places, _positions
+    from briefer.engines.extractive.synthesis import Statement
+
+    draw = random.Random(5)
+    statements = [Statement("t", f"s{draw.randrange(7)}", "r") for _ in range(300)]
+    seen: dict[str, int] = {}
+    totals = {s.source_id: sum(o.source_id == s.source_id for o in statements) for s in statements}
+    places, ranks = [], []
+    for s in statements:
+        n = seen.get(s.source_id, 0)
+        seen[s.source_id] = n + 1
+        ranks.append(n)
+        places.append(n / max(1, totals[s.source_id] - 1))
+    assert _places(statements) == places
+    expected = np.asarray(1.0 / np.sqrt(1.0 + np.asarray(ranks, dtype=np.float32)), np.float32)
+    assert _positions(statements).tolist() == expected.tolist()

@@ -48,6 +48,7 @@ from briefer.engines.extractive.synthesis import (
     find_disagreements,
     misspelling_rates_of_names,
     names_in,
+    numbers_in,
     row_sums,
     similarity_rows,
     vectorize,
@@ -229,12 +230,21 @@ def _is_statement(text: str) -> bool:
     return first.isupper() or first.isdigit() or is_uncased_letter(first)
 
 
+def _order_in_source(statements: Sequence[Statement]) -> tuple[np.ndarray, np.ndarray]:
+    """Return per statement its number within its source (0 first) and its source's count."""
+    number: dict[str, int] = {}
+    source = np.asarray([number.setdefault(s.source_id, len(number)) for s in statements], int)
+    counts = np.bincount(source)
+    rank = np.empty(len(source), dtype=np.int64)
+    # sources in order of their number, each one's statements in statement order
+    rank[np.argsort(source, kind="stable")] = np.arange(len(source)) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    return rank, counts[source]
+
+
 def _positions(statements: Sequence[Statement]) -> np.ndarray:
-    seen: dict[str, int] = {}
-    ranks = np.zeros(len(statements), dtype=np.float32)
-    for i, s in enumerate(statements):
-        ranks[i] = seen.get(s.source_id, 0)
-        seen[s.source_id] = int(ranks[i]) + 1
+    ranks = _order_in_source(statements)[0].astype(np.float32)
     return np.asarray(1.0 / np.sqrt(1.0 + ranks), dtype=np.float32)
 
 
@@ -327,7 +337,7 @@ def _numbered_concepts(distinct: _DistinctTexts) -> _ConceptTable:
     bigram_keys = (stem_ids[:-1] * n_stems + stem_ids[1:])[same_text]
     number_of: dict[str, int] = {}
     numbers = [
-        [number_of.setdefault(str(n), len(number_of)) for n in extract_numbers(text)]
+        [number_of.setdefault(str(n), len(number_of)) for n in numbers_in(text)]
         for text in distinct.texts
     ]
     number_keys = n_stems * n_stems + np.fromiter(itertools.chain(*numbers), np.int64)
@@ -458,11 +468,14 @@ def _rank(
         return concepts_of[text]
 
     covered: set[int] = set()
+    picked_texts: set[int] = set()
     heap = [(-value, i) for i, value in enumerate(score)]
     heapq.heapify(heap)
     ranked: list[_Candidate] = []
     while heap and len(ranked) < CANDIDATE_POOL:
         stale, i = heapq.heappop(heap)
+        if int(text_of[i]) in picked_texts:  # a chosen text's repeat covers nothing new
+            continue
         gain = math.fsum(weights[c] for c in concepts_of_statement(i) - covered) * factor[i]
         if gain <= 0:
             continue
@@ -471,6 +484,7 @@ def _rank(
             continue
         ranked.append(_Candidate(index=i, members=[i]))
         covered |= concepts_of_statement(i)
+        picked_texts.add(int(text_of[i]))
     reserved = _reserve_outcomes(statements, matrix, strength, score, cleanliness, options)
     if reserved:
         ranked = [_Candidate(index=i, members=[i], outcome_first=True) for i in reserved] + [
@@ -599,7 +613,8 @@ def _best_match_per_source(
         if source == own:
             continue
         value = float(row[j])
-        if value < SAME_FACT and not (figures & _telling_figures(statements[j].text)):
+        # (no figures of its own: no figure to share, whatever the other sentence gives)
+        if value < SAME_FACT and not (figures and figures & _telling_figures(statements[j].text)):
             continue
         if source not in best or value > best[source][0]:
             best[source] = (value, j)
@@ -610,7 +625,7 @@ def _best_match_per_source(
 def _telling_figures(text: str) -> frozenset[Decimal]:
     """Return the figures in ``text`` that can identify a fact: no small counts, no years."""
     return frozenset(
-        n for n in extract_numbers(text) if n >= 10 and not (1900 <= n <= 2100 and n == n // 1)
+        n for n in numbers_in(text) if n >= 10 and not (1900 <= n <= 2100 and n == n // 1)
     )
 
 
@@ -734,15 +749,9 @@ def _arrange(
 
 def _places(statements: Sequence[Statement]) -> list[float]:
     """Return each statement's place in its source, 0 (first) to 1 (last)."""
-    totals: dict[str, int] = {}
-    for s in statements:
-        totals[s.source_id] = totals.get(s.source_id, 0) + 1
-    seen: dict[str, int] = {}
-    places = []
-    for s in statements:
-        n = seen.get(s.source_id, 0)
-        seen[s.source_id] = n + 1
-        places.append(n / max(1, totals[s.source_id] - 1))
+    rank, total = _order_in_source(statements)
+    # float64 division of whole numbers, as Python divides two ints
+    places: list[float] = (rank / np.maximum(1, total - 1)).tolist()
     return places
 
 

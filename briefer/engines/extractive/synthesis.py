@@ -418,13 +418,14 @@ def figures_conflict(first: str, second: str) -> bool:
     the same thing that differs is ``disagreement``'s to find. Unlike ``disagreement`` this
     needs no counted word, so it holds for codes, item numbers and dates as well as counts.
     """
-    a, b = _numbers(first), _numbers(second)
+    a, b = numbers_in(first), numbers_in(second)
     return bool(a) and bool(b) and not (a & b)
 
 
 @lru_cache(maxsize=65536)
-def _numbers(text: str) -> frozenset[Decimal]:
-    """Return the numbers ``text`` states, found once per text (a lead meets many matches)."""
+def numbers_in(text: str) -> frozenset[Decimal]:
+    """Return ``extract_numbers(text)``, found once per text (ranking, merging and checking
+    figures all ask for the same texts' numbers)."""
     from briefer.grounding.matching import extract_numbers
 
     return frozenset(extract_numbers(text))
