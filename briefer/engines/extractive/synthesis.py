@@ -26,6 +26,8 @@ from briefer.words import count_words as count_budget_words
 from briefer.words import has_cjk
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+# The same words in a lowercased ASCII text (there, a letter is a-z and an apostrophe is ').
+_ASCII_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 class Statement(NamedTuple):
@@ -54,11 +56,19 @@ def _stem(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
 
+@lru_cache(maxsize=65536)
+def _content_stem(word: str) -> str | None:
+    """Return the stem of a lowercased word, or None for a stop word or a single letter."""
+    if word in ENGLISH_STOP_WORDS or len(word) <= 1:
+        return None
+    return _stem(word)
+
+
 def content_stems(text: str) -> list[str]:
     """Return the stemmed content words of ``text`` (stop words dropped)."""
     if text.isascii():  # lowercasing an ASCII text word by word or whole is the same
-        words = _WORD.findall(text.lower())
-        return [_stem(w) for w in words if w not in ENGLISH_STOP_WORDS and len(w) > 1]
+        words = _ASCII_WORD.findall(text.lower())
+        return [s for s in map(_content_stem, words) if s is not None]
     found = (w.lower().replace("’", "'") for w in _WORD.findall(text))
     stems = [_stem(w) for w in found if w not in ENGLISH_STOP_WORDS and len(w) > 1]
     if has_cjk(text):  # no spaces between words: CJK character bigrams stand for them
