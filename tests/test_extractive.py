@@ -173,33 +173,86 @@ def test_a_garbled_translation_corroborates_but_never_words_a_bullet(sources) ->
         assert len(bullet.source_ids) > 1
 
 
-def test_concept_weights_walk_each_root_and_text_once_to_the_same_weights() -> None:
-    # What walking every statement gives (the definition), against the walk over distinct
-    # (root, text) pairs: same weights and the same order of roots within each sum.
+def test_concept_weights_are_the_walk_over_every_statement_bit_for_bit() -> None:
+    # What walking every statement gives (the definition: per concept, each root's highest
+    # weight, summed in the order the concept meets the roots), against the vectorised walk
+    # over distinct texts: the same floats, so the same order of roots within each sum.
     import random
 
     import numpy as np
 
-    from briefer.engines.extractive.engine import SINGLE_SOURCE, _concept_weights
-    from briefer.engines.extractive.synthesis import Statement
+    from briefer.engines.extractive.engine import SINGLE_SOURCE, _concept_weights, _ConceptTable
 
     draw = random.Random(7)
-    texts = [f"text {i}" for i in range(40)]
-    concepts_of = {t: set(draw.sample([f"c{k}" for k in range(30)], 6)) for t in texts}
-    statements = [
-        Statement(text=draw.choice(texts), source_id=f"s{i}", root_id=f"r{draw.randrange(12)}")
-        for i in range(600)
-    ]
-    position = np.asarray([draw.random() for _ in statements], dtype=np.float32)
-    concepts = [concepts_of[s.text] for s in statements]
+    n_texts, n_roots = 40, 12
+    concepts_of = [frozenset(draw.sample(range(60), draw.randint(0, 6))) for _ in range(n_texts)]
+    text_of = np.asarray([draw.randrange(n_texts) for _ in range(100)], dtype=np.int64)
+    root_of = np.asarray([draw.randrange(n_roots) for _ in range(100)], dtype=np.int64)
+    # weights that round differently in different orders (not sums of powers of two)
+    position = np.asarray([1 / (1 + draw.random() * 9) for _ in text_of], dtype=np.float32)
 
-    best: dict[str, dict[str, float]] = {}
-    for statement, found, weight in zip(statements, concepts, position.tolist(), strict=True):
-        for concept in found:
+    best: dict[int, dict[int, float]] = {}
+    for text, root, weight in zip(
+        text_of.tolist(), root_of.tolist(), position.tolist(), strict=True
+    ):
+        for concept in concepts_of[text]:
             per_root = best.setdefault(concept, {})
-            per_root[statement.root_id] = max(per_root.get(statement.root_id, 0.0), weight)
+            per_root[root] = max(per_root.get(root, 0.0), weight)
     expected = {
         concept: sum(per_root.values()) * (1.0 if len(per_root) > 1 else SINGLE_SOURCE)
         for concept, per_root in best.items()
     }
-    assert _concept_weights(concepts, statements, position) == expected
+    weights = _concept_weights(_ConceptTable.of_sets(concepts_of), text_of, root_of, position)
+    assert len(weights) == 1 + max(expected)
+    assert {c: weights[c] for c in expected} == expected
+    # both weights occur: a concept of one root (discounted) and of several
+    assert {len(per_root) > 1 for per_root in best.values()} == {True, False}
+
+
+def test_numbered_concepts_name_the_same_concepts_as_their_strings() -> None:
+    # Two texts share a concept number exactly when they share the concept's string.
+    from briefer.engines.extractive.engine import _concepts, _distinct_texts, _numbered_concepts
+    from briefer.engines.extractive.synthesis import Statement
+
+    texts = [
+        "Ukraine and Russia agreed to exchange 1,200 prisoners on Monday.",
+        "Russia agreed to exchange prisoners, 1200 of them.",
+        "Exchange prisoners agreed Russia in 2025, about 3.5 million people.",
+        "The talks ended after 90 minutes without a ceasefire agreement.",
+        "The the and of.",
+        "Talks ended, talks began; ended talks.",
+        "東京で会談が行われた。",
+    ]
+    distinct = _distinct_texts([Statement(text=t, source_id="s", root_id="r") for t in texts])
+    table = _numbered_concepts(distinct)
+    strings = [_concepts(t, stems) for t, stems in zip(distinct.texts, distinct.stems, strict=True)]
+    numbers = [table.of(t) for t in range(len(distinct.texts))]
+    for t in range(len(strings)):
+        for u in range(len(strings)):
+            assert len(numbers[t] & numbers[u]) == len(strings[t] & strings[u])
+    assert table.count == len(set().union(*strings))
+    assert len(strings[0] & strings[1]) >= 4  # bigrams and a number written two ways
+
+
+def test_positions_and_places_count_each_source_in_statement_order() -> None:
+    # The definition, walking the statements: the n-th statement of its source (0 first).
+    import random
+
+    import numpy as np
+
+    from briefer.engines.extractive.engine import _places, _positions
+    from briefer.engines.extractive.synthesis import Statement
+
+    draw = random.Random(5)
+    statements = [Statement("t", f"s{draw.randrange(7)}", "r") for _ in range(300)]
+    seen: dict[str, int] = {}
+    totals = {s.source_id: sum(o.source_id == s.source_id for o in statements) for s in statements}
+    places, ranks = [], []
+    for s in statements:
+        n = seen.get(s.source_id, 0)
+        seen[s.source_id] = n + 1
+        ranks.append(n)
+        places.append(n / max(1, totals[s.source_id] - 1))
+    assert _places(statements) == places
+    expected = np.asarray(1.0 / np.sqrt(1.0 + np.asarray(ranks, dtype=np.float32)), np.float32)
+    assert _positions(statements).tolist() == expected.tolist()

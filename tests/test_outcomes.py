@@ -127,3 +127,22 @@ def test_sections_follow_the_briefing_order(strike_sources, audience: Audience) 
     assert any("450 new drivers" in b.text for b in agreed.bullets)
     positions = [i for i, s in enumerate(briefing.sections) if s.title == "What happens next"]
     assert positions and positions[0] > briefing.sections.index(agreed)
+
+
+def test_cues_find_in_ascii_text_what_their_case_insensitive_patterns_find() -> None:
+    from briefer.engines import audience
+
+    cues = [value for value in vars(audience).values() if isinstance(value, audience._Cue)]
+    texts = [
+        "PREVIOUSLY, the Talks Began In 2019; They WILL Meet NEXT Monday.",
+        "Officials SAID the Deal was SIGNED and would be extended by June 5.",
+        "Years of History: an INVASION, an Annexation, a long background.",
+        "Nothing here.",
+        "Earlier this Month the sides Agreed; Kyiv Expects to return 1,200 by Friday.",
+    ]
+    assert len(cues) >= 6
+    for cue in cues:
+        assert not any(char.isupper() for char in cue.lowercase.pattern)  # \W \S \D change
+        found = [cue.search(text) for text in texts]
+        assert found == [cue.any_case.search(text) is not None for text in texts]
+        assert any(found), cue.lowercase.pattern

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from briefer.engines.extractive.engine import ExtractiveEngine
 from briefer.engines.extractive.synthesis import (
     centroid_similarity,
+    content_stems,
     disagreement,
     quantities,
     similarity_rows,
@@ -161,3 +163,81 @@ def test_centroid_similarity_is_the_mean_of_unit_group_sums_bit_for_bit() -> Non
     expected = matrix.dot(centroid / float(np.linalg.norm(centroid)))
 
     assert np.array_equal(centroid_similarity(matrix, groups), expected)
+
+
+def _pile_with_repeats() -> tuple[list[str], list[str]]:
+    rng = random.Random(3)
+    words = ["".join(rng.choice("abcdefgh") for _ in range(5)) for _ in range(60)]
+    base = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 10))) for _ in range(40)]
+    texts = [rng.choice(base) for _ in range(300)]
+    return texts, [f"S{rng.randint(1, 25)}" for _ in texts]
+
+
+def test_repeated_texts_share_one_stored_row_weighted_as_in_the_full_matrix() -> None:
+    # The reference: each row on its own, with document frequencies counted over every row
+    # (repeats included), the norm's squares added in the row's entry order.
+    texts, _ = _pile_with_repeats()
+    matrix = vectorize(texts)
+    rows = [Counter(content_stems(text)) for text in texts]
+    df = Counter(term for row in rows for term in row)
+    idf = np.float32(len(texts) + 1) / np.asarray([df[t] + 1 for t in sorted(df)], np.float32)
+    idf = np.log(idf) + np.float32(1.0)
+    assert len(matrix.indptr) - 1 == len(set(texts)) < len(texts)  # each text stored once
+    term_of = sorted(df)  # columns are numbered alphabetically
+    for r, row in enumerate(rows):
+        stored = int(matrix.row_text[r])
+        span = slice(int(matrix.indptr[stored]), int(matrix.indptr[stored + 1]))
+        columns = matrix.indices[span]
+        assert sorted(term_of[c] for c in columns.tolist()) == sorted(row)
+        counts = np.asarray([row[term_of[c]] for c in columns.tolist()], dtype=np.float32)
+        weights = (np.log(counts) + np.float32(1.0)) * idf[columns]
+        norm = math.sqrt(sum(float(w * w) for w in weights))  # in storage order, in float64
+        expected = [float(np.float32(float(w) / norm)) for w in weights]
+        assert matrix.data[span].tolist() == expected
+
+
+def test_column_sums_add_the_rows_one_after_another_bit_for_bit() -> None:
+    texts, groups = _pile_with_repeats()
+    matrix = vectorize(texts)
+    for group in sorted(set(groups)):
+        rows = np.flatnonzero(np.asarray(groups) == group)
+        expected = np.zeros(matrix.shape[1], dtype=np.float32)
+        for row in rows.tolist():
+            stored = int(matrix.row_text[row])
+            span = slice(int(matrix.indptr[stored]), int(matrix.indptr[stored + 1]))
+            expected[matrix.indices[span]] += matrix.data[span]
+        assert np.array_equal(matrix.column_sums(rows), expected)
+
+
+def test_similarities_of_repeated_texts_are_copies_of_their_stored_row() -> None:
+    texts, _ = _pile_with_repeats()
+    matrix = vectorize(texts)
+    first = {text: n for n, text in reversed(list(enumerate(texts)))}
+    similar = similarity_rows(matrix, [0, 1, 2])
+    for r, text in enumerate(texts):
+        assert similar[:, r].tolist() == similar[:, first[text]].tolist()
+    assert similar[0, 0] == pytest.approx(1.0)
+
+
+def test_content_stems_of_an_ascii_text_are_those_of_the_word_by_word_path() -> None:
+    # " é" makes the text non-ASCII (the word-by-word path) and adds only a one-letter word.
+    for text in [
+        "The Ministers' SIGNED deals: O'Brien's 1,200 U.S. troops_Withdraw",
+        "It's Kyiv's don't-stop x9y ABC d'Artagnan",
+    ]:
+        assert content_stems(text) == content_stems(text + " é")
+        assert content_stems(text)
+
+
+def test_names_are_the_capitalised_words_between_word_boundaries() -> None:
+    import re
+
+    from briefer.engines.extractive.synthesis import names_in
+
+    reference = re.compile(r"\b[A-Z][a-zà-ÿ]{3,}\b")
+    for text in [
+        "Zelensky met Erdoğan in Istanbul; ÉParis aParis _Abcd 9Abcd Abcde_ Ábcd",
+        "x÷Paris÷x Abcd, Kyiv-Luhansk (Donetsk) Moscowé Москва Zürich",
+    ]:
+        assert names_in(text) == set(reference.findall(text))
+        assert names_in(text)

@@ -11,47 +11,61 @@ never tied to one story.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import IntEnum
 
 from briefer.engines.extractive.synthesis import content_stems, count_words
 from briefer.models import Audience, BriefOptions
 
+
+class _Cue:
+    """A case-insensitive cue pattern, written in lowercase.
+
+    An ASCII text is lowercased and searched case-sensitively: the same matches (lowercasing
+    maps only A-Z, which the pattern meets case-insensitively anyway), about twice as fast.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.any_case = re.compile(pattern, re.IGNORECASE)
+        self.lowercase = re.compile(pattern)
+
+    def search(self, text: str) -> bool:
+        """Return whether the cue occurs in ``text``."""
+        if text.isascii():
+            return self.lowercase.search(text.lower()) is not None
+        return self.any_case.search(text) is not None
+
+
 # A figure in digits (a count, money, a percentage), not a year.
 _FIGURE = re.compile(r"\b(?!(?:19|20)\d\d\b)\d")
-_OUTCOME = re.compile(
+_OUTCOME = _Cue(
     r"\b(agree[ds]?|agreement|ended?|conclud\w*|fail\w*|decid\w*|decision|announc\w*|"
     r"approv\w*|reject\w*|declin\w*|sign\w*|breakthrough|deal|outcome|result\w*|"
     r"achiev\w*|progress|exchange|swap|launch\w*|killed|damage|cost)\b",
-    re.IGNORECASE,
 )
-_NEXT = re.compile(
+_NEXT = _Cue(
     r"\b(will|would|next|expects?|expected|plans?|planned|upcoming|by the end of|"
     r"proposed|propose|set to|coming|future|deadline)\b",
-    re.IGNORECASE,
 )
-_ATTRIBUTION = re.compile(
+_ATTRIBUTION = _Cue(
     r"\b(said|says|told|stated|according to|insist\w*|demand\w*|reiterat\w*|"
     r"criticiz\w*|criticis\w*|accus\w*|argu\w*|call(?:ed|s) for|warn\w*|"
     r"position|condition\w*|proposal|memorandum|offer\w*|refus\w*|options?)\b",
-    re.IGNORECASE,
 )
-_CONTEXT = re.compile(
+_CONTEXT = _Cue(
     r"\b(since|began|begun|previous\w*|earlier|last (?:month|year|week)|in (?:19|20)\d\d|"
     r"history|first round|initial|invasion|annex\w*|long|background|years?)\b",
-    re.IGNORECASE,
 )
 # Background proper: what came before the news, not the news.
-_BACKGROUND = re.compile(
+_BACKGROUND = _Cue(
     r"\b(?:previous(?:ly)?|earlier this (?:year|month)|last (?:month|year)|in (?:19|20)\d\d|"
     r"history|first round|years? ago|since (?:19|20)\d\d|began in|has been|had been)\b",
-    re.IGNORECASE,
 )
-_NEXT_TIME = re.compile(
+_NEXT_TIME = _Cue(
     r"\b(?:next|coming|upcoming|within|by the end|tomorrow|later this|deadline|"
     r"(?:will|would|expects? to|plans? to|set to)\b[^.]{0,60}\b(?:on|by|in|this|before)\s+"
     r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|"
     r"april|may|june|july|august|september|october|november|december|\d))",
-    re.IGNORECASE,
 )
 _QUOTE = re.compile(r"[\"“”]|(?:^|\s)['‘][^']{12,}['’]")
 
@@ -264,11 +278,18 @@ SECTIONS: dict[Audience, tuple[str, ...]] = {
 }
 
 
-def audience_weight(text: str, options: BriefOptions, query: set[str]) -> float:
+def audience_weight(
+    text: str,
+    options: BriefOptions,
+    query: set[str],
+    words: int | None = None,
+    stems: Sequence[str] | None = None,
+) -> float:
     """Return how much ``text`` suits the audience: above 1 favours it, below 1 disfavours it.
 
     ``query`` holds the stems of a free-text audience, whose sentences about what it names
-    are favoured.
+    are favoured. A caller that already has the text's ``count_words`` or ``content_stems``
+    passes them.
     """
     preset = options.audience_preset
     weight = 1.0
@@ -284,9 +305,9 @@ def audience_weight(text: str, options: BriefOptions, query: set[str]) -> float:
     else:
         weight *= 1.3 if _CONTEXT.search(text) else 1.0
         weight *= 0.75 if has_quote else 1.0
-        weight *= 1.0 if count_words(text) <= 30 else 0.85
+        weight *= 1.0 if (count_words(text) if words is None else words) <= 30 else 0.85
         if query:  # a free-text audience: favour sentences about what it names
-            hits = len(query & set(content_stems(text)))
+            hits = len(query & set(content_stems(text) if stems is None else stems))
             weight *= 1.0 + min(hits, 2)
     return weight
 

@@ -20,8 +20,7 @@ import heapq
 import itertools
 import math
 import re
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -44,9 +43,13 @@ from briefer.engines.extractive.synthesis import (
     content_stems,
     count_words,
     disagreement,
+    entries_of,
     figures_conflict,
     find_disagreements,
-    misspelling_rates,
+    misspelling_rates_of_names,
+    names_in,
+    numbers_in,
+    row_sums,
     similarity_rows,
     vectorize,
 )
@@ -118,6 +121,23 @@ class _Candidate:
     outcome_first: bool = False  # a concrete outcome given its place before coverage ranking
 
 
+@dataclass(frozen=True)
+class _DistinctTexts:
+    """The statements' texts, each once: republished reports repeat their sentences, so each
+    distinct text's features are computed once and shared by every statement with that text.
+    """
+
+    texts: list[str]  # in order of first appearance
+    of: np.ndarray  # per statement, the number of its text in ``texts``
+    stems: list[list[str]]  # per text, its stemmed content words (for TF-IDF and concepts)
+
+
+def _distinct_texts(statements: Sequence[Statement]) -> _DistinctTexts:
+    numbers: dict[str, int] = {}
+    of = np.asarray([numbers.setdefault(s.text, len(numbers)) for s in statements], np.int64)
+    return _DistinctTexts(list(numbers), of, [content_stems(text) for text in numbers])
+
+
 class ExtractiveEngine:
     """The built-in engine: no model, no network, same pipeline contract as the LLM engine."""
 
@@ -170,20 +190,13 @@ class ExtractiveEngine:
         # An extractive claim quotes exactly one passage of its own source.
         source_of = [c.citations[0].passage_id.split(".")[0] for c in claims]
         statements = [
-            Statement(text=c.text, source_id=sid, root_id=roots.get(sid, sid))
+            Statement(c.text, sid, roots.get(sid, sid))  # text, source, independent root
             for c, sid in zip(claims, source_of, strict=True)
         ]
-        # Each distinct text is stemmed once, for TF-IDF and for concepts alike.
-        stems_by_text: dict[str, list[str]] = {}
-
-        def stems_of(text: str) -> list[str]:
-            found = stems_by_text.get(text)
-            if found is None:
-                found = stems_by_text[text] = content_stems(text)
-            return found
-
-        matrix = vectorize([s.text for s in statements], stems_of)
-        candidates, disagreements = _rank(statements, matrix, options, stems_of)
+        distinct = _distinct_texts(statements)
+        stems = dict(zip(distinct.texts, distinct.stems, strict=True))
+        matrix = vectorize(distinct.texts, stems.__getitem__, distinct.of)
+        candidates, disagreements = _rank(statements, distinct, matrix, options)
         differences = _differences(disagreements, statements, claims, options)
         spent = sum(count_words(v.text) for d in differences for v in d.versions)
         chosen = _select(candidates, statements, matrix, options.max_words - spent)
@@ -217,76 +230,189 @@ def _is_statement(text: str) -> bool:
     return first.isupper() or first.isdigit() or is_uncased_letter(first)
 
 
+def _order_in_source(statements: Sequence[Statement]) -> tuple[np.ndarray, np.ndarray]:
+    """Return per statement its number within its source (0 first) and its source's count."""
+    number: dict[str, int] = {}
+    source = np.asarray([number.setdefault(s.source_id, len(number)) for s in statements], int)
+    counts = np.bincount(source)
+    rank = np.empty(len(source), dtype=np.int64)
+    # sources in order of their number, each one's statements in statement order
+    rank[np.argsort(source, kind="stable")] = np.arange(len(source)) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    return rank, counts[source]
+
+
 def _positions(statements: Sequence[Statement]) -> np.ndarray:
-    seen: dict[str, int] = {}
-    ranks = np.zeros(len(statements), dtype=np.float32)
-    for i, s in enumerate(statements):
-        ranks[i] = seen.get(s.source_id, 0)
-        seen[s.source_id] = int(ranks[i]) + 1
+    ranks = _order_in_source(statements)[0].astype(np.float32)
     return np.asarray(1.0 / np.sqrt(1.0 + ranks), dtype=np.float32)
 
 
-def _cleanliness(statements: Sequence[Statement]) -> np.ndarray:
+def _numbered_roots(statements: Sequence[Statement]) -> tuple[list[str], np.ndarray]:
+    """Return the independent roots, sorted, and per statement the number of its root."""
+    names = sorted({s.root_id for s in statements})
+    number = {name: n for n, name in enumerate(names)}
+    return names, np.asarray([number[s.root_id] for s in statements], dtype=np.int64)
+
+
+def _cleanliness(
+    distinct: _DistinctTexts, root_names: Sequence[str], root_of: np.ndarray
+) -> np.ndarray:
     """Return, per statement, how cleanly its source is written (1 clean, 0.4 garbled).
 
     Garbled sources still corroborate facts; their wording is ranked lower and a cleaner
-    source's sentence is preferred as the text of a bullet they share.
+    source's sentence is preferred as the text of a bullet they share. A root's names are
+    those of all its texts (names never span the spaces that once joined them).
     """
-    texts: dict[str, list[str]] = {}
-    for statement in statements:
-        texts.setdefault(statement.root_id, []).append(statement.text)
-    rates = misspelling_rates({root: " ".join(parts) for root, parts in texts.items()})
-    clean = {
-        root: 1.0 - min(0.6, max(0.0, rate - MISSPELLING_ALLOWANCE) * 8)
-        for root, rate in rates.items()
+    names_of_text = [names_in(text) for text in distinct.texts]
+    # Each (root, text) pair once, by root: one sort of their keys.
+    n_texts = len(distinct.texts)
+    pairs = np.sort(root_of * n_texts + distinct.of)
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    roots, texts = np.divmod(pairs, n_texts)
+    bounds = np.r_[np.flatnonzero(np.r_[True, roots[1:] != roots[:-1]]), len(roots)].tolist()
+    texts_in_order = texts.tolist()
+    names = {
+        root_names[roots[start]]: set().union(
+            *map(names_of_text.__getitem__, texts_in_order[start:end])
+        )
+        for start, end in itertools.pairwise(bounds)
     }
-    return np.asarray([clean[s.root_id] for s in statements], dtype=np.float32)
+    rates = misspelling_rates_of_names(names)
+    clean = np.asarray(
+        [1.0 - min(0.6, max(0.0, rates[root] - MISSPELLING_ALLOWANCE) * 8) for root in root_names],
+        dtype=np.float32,
+    )
+    found: np.ndarray = clean[root_of]
+    return found
 
 
 def _concepts(text: str, stems: Sequence[str]) -> set[str]:
     """Return the concepts a sentence covers: bigrams of its stemmed content words (``stems``)
     and numbers."""
     numbers = [str(n) for n in extract_numbers(text)]
-    # Interned: tens of thousands of sentences share their bigrams, one string each.
-    return {sys.intern(f"{a} {b}") for a, b in itertools.pairwise(stems)} | set(numbers)
+    return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | set(numbers)
+
+
+@dataclass(frozen=True)
+class _ConceptTable:
+    """Each distinct text's concepts, numbered, in CSR layout: text ``t``'s concepts are
+    ``numbers[starts[t]:starts[t + 1]]``, each once, ascending; ``count`` concepts in all."""
+
+    starts: np.ndarray
+    numbers: np.ndarray
+    count: int
+
+    @classmethod
+    def of_sets(cls, concepts: Sequence[frozenset[int]]) -> _ConceptTable:
+        """Return the table of per-text sets of concept numbers."""
+        starts = np.zeros(len(concepts) + 1, dtype=np.int64)
+        np.cumsum([len(found) for found in concepts], out=starts[1:])
+        numbers = np.fromiter(
+            (c for found in concepts for c in sorted(found)), np.int64, count=int(starts[-1])
+        )
+        return cls(starts, numbers, 1 + int(numbers.max(initial=-1)))
+
+    def of(self, text: int) -> frozenset[int]:
+        """Return the concept numbers of distinct text ``text``."""
+        return frozenset(self.numbers[self.starts[text] : self.starts[text + 1]].tolist())
+
+
+def _numbered_concepts(distinct: _DistinctTexts) -> _ConceptTable:
+    """Return each distinct text's concepts (those ``_concepts`` names), numbered.
+
+    Built in numpy rather than as strings: a bigram is a pair of stem numbers (a stem holds no
+    space, so the string "a b" names exactly one pair) and a number is its string (never a
+    bigram: it holds no space), so two texts share a concept number exactly when they share
+    the concept's string.
+    """
+    n_texts = len(distinct.texts)
+    every_stem = list(itertools.chain.from_iterable(distinct.stems))
+    stem_number = {stem: n for n, stem in enumerate(dict.fromkeys(every_stem))}
+    stem_ids = np.fromiter(map(stem_number.__getitem__, every_stem), np.int64, len(every_stem))
+    del every_stem
+    owner = np.repeat(np.arange(n_texts), [len(stems) for stems in distinct.stems])
+    same_text = owner[:-1] == owner[1:]  # neighbouring stems of one text
+    n_stems = len(stem_number)
+    bigram_keys = (stem_ids[:-1] * n_stems + stem_ids[1:])[same_text]
+    number_of: dict[str, int] = {}
+    numbers = [
+        [number_of.setdefault(str(n), len(number_of)) for n in numbers_in(text)]
+        for text in distinct.texts
+    ]
+    number_keys = n_stems * n_stems + np.fromiter(itertools.chain(*numbers), np.int64)
+    keys = np.concatenate([bigram_keys, number_keys])
+    owners = np.concatenate(
+        [owner[:-1][same_text], np.repeat(np.arange(n_texts), [len(n) for n in numbers])]
+    )
+    concept_keys, concept = np.unique(keys, return_inverse=True)
+    # each text's concepts once, ascending (sorted by hand: np.unique without options hashes,
+    # 20x slower on these keys)
+    pairs = np.sort(owners * len(concept_keys) + concept)
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    text, number = np.divmod(pairs, len(concept_keys))
+    starts = np.zeros(n_texts + 1, dtype=np.int64)
+    np.cumsum(np.bincount(text, minlength=n_texts), out=starts[1:])
+    return _ConceptTable(starts, number, len(concept_keys))
 
 
 def _concept_weights(
-    concepts: Sequence[set[str]], statements: Sequence[Statement], position: np.ndarray
-) -> dict[str, float]:
+    concepts: _ConceptTable,
+    text_of: np.ndarray,
+    root_of: np.ndarray,
+    position: np.ndarray,
+) -> list[float]:
     """Weigh each concept by the independent sources that mention it, earliest mention first.
 
     A concept several independent reports carry is what the story is about; one that only a
-    single source mentions still counts, at a discount.
+    single source mentions still counts, at a discount. ``concepts`` holds each distinct
+    text's concept numbers, ``text_of`` and ``root_of`` each statement's text and root, and
+    ``position`` its weight. A concept's weight is the sum, over the roots that mention it in
+    the order it first meets them (statement order), of each root's highest weight for it:
+    computed in numpy, with the sums added in that order in float64 as Python's ``sum`` does,
+    so the weights are the same floats as a walk over every statement gives.
     """
-    # A root's copies repeat its texts: each (root, text) pair is walked once, with its
-    # highest weight, in order of first appearance, so each concept meets its roots in the
-    # same order and keeps the same maxima as walking every statement.
-    highest: dict[tuple[str, str], float] = {}  # (root, text) -> its highest weight
-    concepts_of: dict[tuple[str, str], set[str]] = {}
-    for statement, found, weight in zip(statements, concepts, position.tolist(), strict=True):
-        pair = (statement.root_id, statement.text)
-        if pair not in highest:
-            highest[pair] = weight
-            concepts_of[pair] = found
-        elif weight > highest[pair]:
-            highest[pair] = weight
-    best: dict[str, dict[str, float]] = {}
-    for (root_id, text), weight in highest.items():
-        for concept in concepts_of[root_id, text]:
-            per_root = best.setdefault(concept, {})
-            per_root[root_id] = max(per_root.get(root_id, 0.0), weight)
-    return {
-        concept: sum(per_root.values()) * (1.0 if len(per_root) > 1 else SINGLE_SOURCE)
-        for concept, per_root in best.items()
-    }
+    n_texts = len(concepts.starts) - 1
+    n_concepts = concepts.count
+    # Each (root, text) pair once, in order of first appearance, with its highest weight.
+    keys, first, inverse = np.unique(
+        root_of * n_texts + text_of, return_index=True, return_inverse=True
+    )
+    highest = np.full(len(keys), -np.inf, dtype=np.float32)
+    np.maximum.at(highest, inverse, position)
+    in_order = np.argsort(first, kind="stable")
+    pair_root, pair_text = np.divmod(keys[in_order], n_texts)
+    pair_weight = highest[in_order]
+    # Every (pair, concept of its text) entry, pairs in order (a text's concepts in any order).
+    concept = concepts.numbers[entries_of(concepts.starts, pair_text)]
+    repeat = np.diff(concepts.starts)[pair_text]
+    n_roots = int(root_of.max()) + 1
+    key = concept * n_roots + np.repeat(pair_root, repeat)
+    weight = np.repeat(pair_weight, repeat)
+    del concept, repeat
+    # Per (concept, root): its highest weight, and its first entry (when the concept met it).
+    by_key = np.argsort(key, kind="stable")
+    sorted_key = key[by_key]
+    group = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    best = np.maximum.reduceat(weight[by_key], group)
+    met_at = by_key[group]
+    group_concept = sorted_key[group] // n_roots
+    del key, weight, by_key, sorted_key
+    # Per concept, its roots' highest weights in the order it met them, summed in that order.
+    in_meeting_order = np.lexsort((met_at, group_concept))
+    roots_per_concept = np.bincount(group_concept, minlength=n_concepts)
+    bounds = np.zeros(n_concepts + 1, dtype=np.int64)
+    np.cumsum(roots_per_concept, out=bounds[1:])
+    sums = row_sums(best[in_meeting_order].astype(np.float64), bounds, np.float64)
+    weights: list[float] = np.where(roots_per_concept > 1, sums, sums * SINGLE_SOURCE).tolist()
+    return weights
 
 
 def _rank(
     statements: Sequence[Statement],
+    distinct: _DistinctTexts,
     matrix: TfidfRows,
     options: BriefOptions,
-    stems_of: Callable[[str], Sequence[str]] = content_stems,
 ) -> tuple[list[_Candidate], list[Disagreement]]:
     """Return statements chosen greedily for concept coverage per word, best first.
 
@@ -296,59 +422,70 @@ def _rank(
     evaluation keeps it fast: a sentence's gain can only shrink as coverage grows.
     """
     position = _positions(statements)
-    # Republished reports repeat their sentences: each distinct text's features are computed
-    # once and shared (read only) by every statement with that text.
-    by_text: dict[str, set[str]] = {}
-    for s in statements:
-        if s.text not in by_text:
-            by_text[s.text] = _concepts(s.text, stems_of(s.text))
-    concepts = [by_text[s.text] for s in statements]
-    weights = _concept_weights(concepts, statements, position)
-    cleanliness = _cleanliness(statements)
-    strength_of: dict[str, int] = {}
-    for s in statements:
-        if s.text not in strength_of:
-            strength_of[s.text] = outcome_strength(s.text)
-    strength = [strength_of[s.text] for s in statements]
-    central = centroid_similarity(matrix, [s.root_id for s in statements])
+    root_names, root_of = _numbered_roots(statements)
+    text_of = distinct.of
+    # Features of a text are computed once per distinct text, then spread to its statements.
+    concepts = _numbered_concepts(distinct)
+    weights = _concept_weights(concepts, text_of, root_of, position)
+    cleanliness = _cleanliness(distinct, root_names, root_of)
+    strength = np.asarray([outcome_strength(t) for t in distinct.texts], dtype=np.int8)[text_of]
+    # Root numbers follow the sorted root ids, so the groups are summed in the same order.
+    central = centroid_similarity(matrix, root_of)
     query = set() if options.audience_preset else set(content_stems(options.audience))
     power = _length_power(options.max_words)
-    suits: dict[str, tuple[float, float]] = {}  # text -> (audience fit x standing, length cost)
-    for s in statements:
-        if s.text not in suits:
-            suits[s.text] = (
-                audience_weight(s.text, options, query)
-                * (0.75 if _DANGLING_START.search(s.text) else 1.0),
-                count_words(s.text) ** power,
-            )
-    factor = [
-        suits[s.text][0]
-        * float(cleanliness[i])
-        * (1.0 - POSITION_PRIOR + POSITION_PRIOR * float(position[i]))
-        * (1.0 + CENTRALITY * float(central[i]))
-        / suits[s.text][1]
-        for i, s in enumerate(statements)
-    ]
-    covered: set[str] = set()
+    words = [count_words(text) for text in distinct.texts]
+    fit = np.asarray(  # audience fit x standing
+        [
+            audience_weight(text, options, query, n, stems)
+            * (0.75 if _DANGLING_START.search(text) else 1.0)
+            for text, n, stems in zip(distinct.texts, words, distinct.stems, strict=True)
+        ],
+        dtype=np.float64,
+    )
+    cost = np.asarray([n**power for n in words], np.float64)
+    # Per statement, in float64 and in the order Python multiplied these one statement at a
+    # time (numpy rounds each elementwise operation as Python rounds the same one).
+    factor_array = (
+        fit[text_of]
+        * cleanliness.astype(np.float64)
+        * (1.0 - POSITION_PRIOR + POSITION_PRIOR * position.astype(np.float64))
+        * (1.0 + CENTRALITY * central.astype(np.float64))
+        / cost[text_of]
+    )
+    factor: list[float] = factor_array.tolist()
     # fsum is exact, so a score never depends on the order a set yields its concepts in.
-    heap = [
-        (-math.fsum(weights[c] for c in concepts[i]) * factor[i], i) for i in range(len(statements))
-    ]
+    weight_of_entry: list[float] = np.asarray(weights)[concepts.numbers].tolist()
+    text_score = np.asarray(
+        [math.fsum(weight_of_entry[a:b]) for a, b in itertools.pairwise(concepts.starts.tolist())]
+    )
+    score: list[float] = (text_score[text_of] * factor_array).tolist()
+    concepts_of: dict[int, frozenset[int]] = {}  # the popped statements' texts' concepts
+
+    def concepts_of_statement(i: int) -> frozenset[int]:
+        text = int(text_of[i])
+        if text not in concepts_of:
+            concepts_of[text] = concepts.of(text)
+        return concepts_of[text]
+
+    covered: set[int] = set()
+    picked_texts: set[int] = set()
+    heap = [(-value, i) for i, value in enumerate(score)]
     heapq.heapify(heap)
     ranked: list[_Candidate] = []
     while heap and len(ranked) < CANDIDATE_POOL:
         stale, i = heapq.heappop(heap)
-        gain = math.fsum(weights[c] for c in concepts[i] - covered) * factor[i]
+        if int(text_of[i]) in picked_texts:  # a chosen text's repeat covers nothing new
+            continue
+        gain = math.fsum(weights[c] for c in concepts_of_statement(i) - covered) * factor[i]
         if gain <= 0:
             continue
         if heap and gain < -heap[0][0] - 1e-9 and gain < -stale - 1e-9:
             heapq.heappush(heap, (-gain, i))
             continue
         ranked.append(_Candidate(index=i, members=[i]))
-        covered |= concepts[i]
-    reserved = _reserve_outcomes(
-        statements, matrix, strength, concepts, weights, factor, cleanliness, options
-    )
+        covered |= concepts_of_statement(i)
+        picked_texts.add(int(text_of[i]))
+    reserved = _reserve_outcomes(statements, matrix, strength, score, cleanliness, options)
     if reserved:
         ranked = [_Candidate(index=i, members=[i], outcome_first=True) for i in reserved] + [
             c for c in ranked if c.index not in set(reserved)
@@ -359,10 +496,8 @@ def _rank(
 def _reserve_outcomes(
     statements: Sequence[Statement],
     matrix: TfidfRows,
-    strength: Sequence[int],
-    concepts: Sequence[set[str]],
-    weights: dict[str, float],
-    factor: Sequence[float],
+    strength: np.ndarray,
+    score: Sequence[float],
     cleanliness: np.ndarray,
     options: BriefOptions,
 ) -> list[int]:
@@ -375,10 +510,7 @@ def _reserve_outcomes(
     ``_cleanliness``) never words one.
     """
     budget = int(options.max_words * OUTCOME_SHARE[options.audience_preset or Audience.general])
-    pool = [
-        i for i, value in enumerate(strength) if value == 2 and cleanliness[i] >= 1.0 - CLEANER_BY
-    ]
-    score = {i: math.fsum(weights[c] for c in concepts[i]) * factor[i] for i in pool}
+    pool = np.flatnonzero((strength == 2) & (cleanliness >= 1.0 - CLEANER_BY)).tolist()
     reserved: list[int] = []
     rows = np.zeros((0, len(statements)), dtype=np.float32)
     for i in sorted(pool, key=lambda i: (-score[i], i)):
@@ -481,7 +613,8 @@ def _best_match_per_source(
         if source == own:
             continue
         value = float(row[j])
-        if value < SAME_FACT and not (figures & _telling_figures(statements[j].text)):
+        # (no figures of its own: no figure to share, whatever the other sentence gives)
+        if value < SAME_FACT and not (figures and figures & _telling_figures(statements[j].text)):
             continue
         if source not in best or value > best[source][0]:
             best[source] = (value, j)
@@ -492,7 +625,7 @@ def _best_match_per_source(
 def _telling_figures(text: str) -> frozenset[Decimal]:
     """Return the figures in ``text`` that can identify a fact: no small counts, no years."""
     return frozenset(
-        n for n in extract_numbers(text) if n >= 10 and not (1900 <= n <= 2100 and n == n // 1)
+        n for n in numbers_in(text) if n >= 10 and not (1900 <= n <= 2100 and n == n // 1)
     )
 
 
@@ -616,15 +749,9 @@ def _arrange(
 
 def _places(statements: Sequence[Statement]) -> list[float]:
     """Return each statement's place in its source, 0 (first) to 1 (last)."""
-    totals: dict[str, int] = {}
-    for s in statements:
-        totals[s.source_id] = totals.get(s.source_id, 0) + 1
-    seen: dict[str, int] = {}
-    places = []
-    for s in statements:
-        n = seen.get(s.source_id, 0)
-        seen[s.source_id] = n + 1
-        places.append(n / max(1, totals[s.source_id] - 1))
+    rank, total = _order_in_source(statements)
+    # float64 division of whole numbers, as Python divides two ints
+    places: list[float] = (rank / np.maximum(1, total - 1)).tolist()
     return places
 
 
