@@ -57,6 +57,8 @@ QUOTE_SHARE_MIN = 0.25  # share of a statement's content its quotes must carry
 QUOTE_MIN_ITEMS = 4  # statements with fewer content items need no minimum
 NEGATION_REACH = 3  # words before the first stated word a negator may stand: "did not agree"
 
+_SENTENCE_CLOSE = ".!?\"')]"  # what ends a sentence in a normalized text
+
 SUPPORT_CODES = (
     "number_not_in_evidence",
     "number_unit_mismatch",
@@ -93,15 +95,21 @@ def check_support(
 
 def is_verbatim(text: str, evidence: Sequence[str]) -> bool:
     """Tell whether ``text`` is whole sentences copied from one of the ``evidence`` texts."""
-    claim = normalize_for_match(text)
-    if not claim or claim[-1] not in ".!?\"')]":
+    return is_verbatim_normalized(normalize_for_match(text), evidence)
+
+
+def is_verbatim_normalized(claim: str, evidence: Sequence[str]) -> bool:
+    """Tell ``is_verbatim`` of a text whose ``normalize_for_match`` form is ``claim``."""
+    if not claim or claim[-1] not in _SENTENCE_CLOSE:
         return False
     for passage in evidence:
         haystack = _normalized(passage)
         at = haystack.find(claim)
         while at >= 0:
-            before = haystack[:at].rstrip()
-            if not before or before[-1] in ".!?\"')]":
+            # A normalized text holds no whitespace but single spaces between words, so the
+            # character before the match, past one space, is what ends the text before it.
+            before = at - 2 if at > 0 and haystack[at - 1] == " " else at - 1
+            if before < 0 or haystack[before] in _SENTENCE_CLOSE:
                 return True
             at = haystack.find(claim, at + 1)
     return False

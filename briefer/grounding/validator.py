@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from briefer.grounding.matching import extract_numbers, find_numbers, normalize_for_match
-from briefer.grounding.support import check_support
+from briefer.grounding.support import check_support, is_verbatim_normalized
 from briefer.models import Bullet, Citation, Claim, Passage, Reason, RejectedClaim
 
 # --- checks --------------------------------------------------------------------------
@@ -25,6 +25,8 @@ class _Evidence:
         self._passages = passages
         self._texts: dict[str, str] = {}
         self._numbers: dict[str, frozenset[Decimal]] = {}
+        # Statements repeat across a pile: each distinct one is normalized once per call.
+        self._statements: dict[str, str] = {}
 
     def __contains__(self, passage_id: str) -> bool:
         return passage_id in self._passages
@@ -41,6 +43,12 @@ class _Evidence:
         if passage_id not in self._numbers:
             self._numbers[passage_id] = frozenset(extract_numbers(self._passages[passage_id].text))
         return self._numbers[passage_id]
+
+    def normalized_statement(self, text: str) -> str:
+        found = self._statements.get(text)
+        if found is None:
+            found = self._statements[text] = normalize_for_match(text)
+        return found
 
 
 def check_claim(
@@ -80,6 +88,8 @@ def validate_claims(
 def _check(
     text: str, citations: Sequence[Citation], evidence: _Evidence, support: bool
 ) -> list[Reason]:
+    if _holds_by_construction(text, citations, evidence):
+        return []
     if not citations:
         return [Reason(code="no_citation", message="It cites no passage as evidence.")]
     reasons: list[Reason] = []
@@ -120,6 +130,25 @@ def _check(
             text, [evidence.source_text(pid) for pid in known], quotes, numbers_checked=True
         )
     return list(dict.fromkeys(reasons))  # the same bad quote cited twice is one reason
+
+
+def _holds_by_construction(text: str, citations: Sequence[Citation], evidence: _Evidence) -> bool:
+    """Tell whether the statement is grounded by construction, as an extractive claim is.
+
+    Such a statement is whole sentences of the passage it cites, and its one quote is its
+    own text, found as written there. The checks below would then pass it all the same:
+    the passage exists; the quote is found; the number check is skipped (see ``_check``);
+    and ``check_support`` returns at once for text that ``is_verbatim`` in its evidence.
+    Only that last test is left to make (the costly ones are what is skipped); a statement
+    that fails it, or is shaped otherwise (a model's), goes through every check.
+    """
+    if len(citations) != 1:
+        return False
+    citation = citations[0]
+    if citation.quote != text or citation.passage_id not in evidence:
+        return False
+    source = evidence.source_text(citation.passage_id)
+    return text in source and is_verbatim_normalized(evidence.normalized_statement(text), [source])
 
 
 def _quote_is_in(citation: Citation, evidence: _Evidence) -> bool:
