@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from decimal import Decimal
 from unittest import mock
 
@@ -10,8 +12,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from briefer.grounding import validator
-from briefer.grounding.matching import extract_numbers, normalize_for_match
-from briefer.grounding.support import is_verbatim
+from briefer.grounding.matching import (
+    NORMALIZED_SENTENCE_CLOSE,
+    SENTENCE_CLOSE,
+    extract_numbers,
+    normalize_for_match,
+)
+from briefer.grounding.support import is_verbatim, is_verbatim_as_written
 from briefer.grounding.validator import check_bullet, check_claim, validate_claims
 from briefer.models import Bullet, Citation, Claim, Passage
 
@@ -554,3 +561,70 @@ def test_is_verbatim_decides_as_first_written(text: str, data: st.DataObject) ->
 def test_is_verbatim_wants_whole_sentences(passage: str, statement: str, verbatim: bool) -> None:
     assert is_verbatim(statement, [passage]) is verbatim
     assert verbatim_as_first_written(statement, [passage]) is verbatim
+
+
+# What lets is_verbatim_as_written imply is_verbatim, checked on every assigned character
+# (unassigned and private-use ones casefold to themselves and are not whitespace).
+@functools.cache
+def every_character() -> list[str]:
+    return [
+        c for c in map(chr, range(0x110000)) if unicodedata.category(c) not in ("Cn", "Co", "Cs")
+    ]
+
+
+def test_normalizing_maps_whitespace_to_whitespace_and_the_rest_to_words() -> None:
+    # Between two letters, each character's normalized form is either one space (whitespace)
+    # or characters that are none: so collapsing whitespace never merges or splits words.
+    odd = []
+    for char in every_character():
+        normalized = normalize_for_match(f"a{char}a")
+        if char.isspace() != (normalized == "a a") or (not char.isspace() and " " in normalized):
+            odd.append(char)
+    assert odd == []
+
+
+def test_sentence_close_is_what_normalizes_to_a_sentence_close() -> None:
+    normalized = {c: normalize_for_match(c) for c in every_character()}
+    closing = {c for c, n in normalized.items() if n and n[-1] in NORMALIZED_SENTENCE_CLOSE}
+    assert closing == SENTENCE_CLOSE
+
+
+@pytest.mark.parametrize(
+    ("passage", "statement"),
+    [
+        ("Cd ef.", "Cd ef."),
+        ("Ab.\n \t Cd ef.", "Cd ef."),
+        ("“Ab,” he said. “Cd ef.”", "“Cd ef.”"),
+        ("Ab…  Cd ef’", "Cd ef’"),
+    ],
+)
+def test_is_verbatim_as_written_finds_whole_sentences(passage: str, statement: str) -> None:
+    assert is_verbatim_as_written(statement, passage)
+    assert is_verbatim(statement, [passage])
+
+
+@pytest.mark.parametrize(
+    ("passage", "statement"),
+    [
+        ("Ab; Cd ef.", "Cd ef."),
+        ("Ab Cd ef.", "Cd ef."),
+        ("Ab. Cd ef", "Cd ef"),
+        ("Ab. Cd ef. ", "Cd ef. "),
+        ("Ab.  Cd ef.", " Cd ef."),
+        ("Ab. CD EF.", "Cd ef."),  # is_verbatim's, not as written
+        ("Ab, cd ef. Cd ef.", "cd ef."),  # only the first match as written is looked at
+    ],
+)
+def test_is_verbatim_as_written_leaves_the_rest_to_is_verbatim(
+    passage: str, statement: str
+) -> None:
+    assert not is_verbatim_as_written(statement, passage)
+
+
+@settings(deadline=None)
+@given(text=SENTENCE_TEXT | PASSAGE_TEXT, data=st.data())
+def test_is_verbatim_as_written_implies_is_verbatim(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
+    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    if is_verbatim_as_written(text[start:end], text):
+        assert is_verbatim(text[start:end], [text])

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from briefer.grounding.matching import extract_numbers, find_numbers, normalize_for_match
-from briefer.grounding.support import check_support, is_verbatim_normalized
+from briefer.grounding.support import check_support, is_verbatim_as_written
 from briefer.models import Bullet, Citation, Claim, Passage, Reason, RejectedClaim
 
 # --- checks --------------------------------------------------------------------------
@@ -25,8 +25,6 @@ class _Evidence:
         self._passages = passages
         self._texts: dict[str, str] = {}
         self._numbers: dict[str, frozenset[Decimal]] = {}
-        # Statements repeat across a pile: each distinct one is normalized once per call.
-        self._statements: dict[str, str] = {}
 
     def __contains__(self, passage_id: str) -> bool:
         return passage_id in self._passages
@@ -43,12 +41,6 @@ class _Evidence:
         if passage_id not in self._numbers:
             self._numbers[passage_id] = frozenset(extract_numbers(self._passages[passage_id].text))
         return self._numbers[passage_id]
-
-    def normalized_statement(self, text: str) -> str:
-        found = self._statements.get(text)
-        if found is None:
-            found = self._statements[text] = normalize_for_match(text)
-        return found
 
 
 def check_claim(
@@ -135,20 +127,20 @@ def _check(
 def _holds_by_construction(text: str, citations: Sequence[Citation], evidence: _Evidence) -> bool:
     """Tell whether the statement is grounded by construction, as an extractive claim is.
 
-    Such a statement is whole sentences of the passage it cites, and its one quote is its
-    own text, found as written there. The checks below would then pass it all the same:
-    the passage exists; the quote is found; the number check is skipped (see ``_check``);
-    and ``check_support`` returns at once for text that ``is_verbatim`` in its evidence.
-    Only that last test is left to make (the costly ones are what is skipped); a statement
-    that fails it, or is shaped otherwise (a model's), goes through every check.
+    Such a statement cites one passage and quotes its own text, which is found there as
+    written, where a sentence starts, and ends a sentence (``is_verbatim_as_written``). The
+    checks in ``_check`` would all pass it: the passage exists; the quote, found as written
+    and not blank, is found; the number check is skipped for a statement that is its own
+    quote; and ``check_support`` returns at once, as the statement ``is_verbatim`` in its
+    evidence. So they are skipped. A statement shaped otherwise (a model's) or not found so
+    (a sentence after a semicolon) goes through every check.
     """
     if len(citations) != 1:
         return False
     citation = citations[0]
     if citation.quote != text or citation.passage_id not in evidence:
         return False
-    source = evidence.source_text(citation.passage_id)
-    return text in source and is_verbatim_normalized(evidence.normalized_statement(text), [source])
+    return is_verbatim_as_written(text, evidence.source_text(citation.passage_id))
 
 
 def _quote_is_in(citation: Citation, evidence: _Evidence) -> bool:
