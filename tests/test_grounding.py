@@ -628,3 +628,17 @@ def test_is_verbatim_as_written_implies_is_verbatim(text: str, data: st.DataObje
     end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
     if is_verbatim_as_written(text[start:end], text):
         assert is_verbatim(text[start:end], [text])
+
+
+def test_a_repeated_statement_gets_the_same_support_reasons_each_time() -> None:
+    # Support is checked once per distinct statement and evidence in a call, shared after.
+    quote = ("S4.P15", "Russia would return the bodies of 6,000 Ukrainian soldiers")
+    repeated = [
+        claim("Poland would return the bodies of 6,000 soldiers.", quote, claim_id=f"c{i}")
+        for i in range(3)
+    ]
+    accepted, rejected = validate_claims(repeated, PASSAGES, stage="map")
+    alone = [check_claim(c, PASSAGES) for c in repeated]
+    assert accepted == []
+    assert [r.reasons for r in rejected] == alone
+    assert [r.code for r in alone[0]] == ["name_not_in_evidence"]

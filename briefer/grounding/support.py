@@ -156,7 +156,7 @@ def find_support_problems(
     reasons += _check_binding(sentences, pool)
     reasons += _check_polarity(sentences, pool)
     reasons += _check_attribution(sentences, pool)
-    if quotes:
+    if quotes and text not in quotes:  # a statement that is its own quote carries all of it
         reasons += _check_quotes(text, quotes)
     return reasons
 

@@ -25,6 +25,7 @@ class _Evidence:
         self._passages = passages
         self._texts: dict[str, str] = {}
         self._numbers: dict[str, frozenset[Decimal]] = {}
+        self._support: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[Reason]] = {}
 
     def __contains__(self, passage_id: str) -> bool:
         return passage_id in self._passages
@@ -41,6 +42,17 @@ class _Evidence:
         if passage_id not in self._numbers:
             self._numbers[passage_id] = frozenset(extract_numbers(self._passages[passage_id].text))
         return self._numbers[passage_id]
+
+    def support(self, text: str, sources: tuple[str, ...], quotes: tuple[str, ...]) -> list[Reason]:
+        """Return ``check_support`` of a statement that passed v1's checks, once per call.
+
+        Its reasons depend on these texts alone; the same sentence repeated in a pile
+        with the same passage (a near-duplicate article) is checked once.
+        """
+        key = (text, sources, quotes)
+        if key not in self._support:
+            self._support[key] = check_support(text, sources, quotes, numbers_checked=True)
+        return self._support[key]
 
 
 def check_claim(
@@ -117,10 +129,8 @@ def _check(
     if support and known and not reasons:
         # Support is judged on real evidence only: a statement that fails the checks above
         # keeps exactly their reasons.
-        quotes = [c.quote for c in citations]
-        reasons += check_support(
-            text, [evidence.source_text(pid) for pid in known], quotes, numbers_checked=True
-        )
+        quotes = tuple(c.quote for c in citations)
+        reasons += evidence.support(text, tuple(evidence.source_text(pid) for pid in known), quotes)
     return list(dict.fromkeys(reasons))  # the same bad quote cited twice is one reason
 
 
