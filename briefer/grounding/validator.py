@@ -4,6 +4,9 @@ Shared by every engine. A statement is grounded when it cites passages that exis
 quote is verbatim (after ``normalize_for_match``) in the passage it cites, and every number
 in the statement's own text also occurs among the numbers of the cited passages (v1); and
 when the cited passages support what it says (v2: ``briefer.grounding.support``).
+
+An extractive claim (a sentence of its passage, quoting itself) passes all of them by
+construction; it is recognised as written and skips them (``_holds_by_construction``).
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ def _check(
     text: str, citations: Sequence[Citation], evidence: _Evidence, support: bool
 ) -> list[Reason]:
     if _holds_by_construction(text, citations, evidence):
-        return []
+        return []  # an extractive claim passes every check below by construction: skipped
     if not citations:
         return [Reason(code="no_citation", message="It cites no passage as evidence.")]
     reasons: list[Reason] = []
