@@ -7,9 +7,11 @@ models whose citations are exactly those of the validated claims they merge.
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from briefer import __version__
 from briefer.chunking import chunk_source
@@ -75,9 +77,10 @@ def build_briefing(
         for _ in make_chunks():  # fills passages and chunks
             pass
         clock = _lap(timings, "chunk", clock)
-        claims = engine.map_chunks(chunks, options)
-        clock = _lap(timings, "map", clock)
-        accepted, rejected = validate_claims(claims, passages, stage="map")
+        with _collector_paused():
+            claims = engine.map_chunks(chunks, options)
+            clock = _lap(timings, "map", clock)
+            accepted, rejected = validate_claims(claims, passages, stage="map")
         after_map = "validate"
     checked = len(claims)
     accepted, rejected, reasks, rechecked = _repair(
@@ -397,6 +400,25 @@ def _source_ids(citations: Sequence[Citation]) -> list[str]:
 
 def _as_claim(bullet: Bullet) -> Claim:
     return Claim(id=bullet.id, text=bullet.text, citations=bullet.citations)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (if it runs) for the block, then resume it.
+
+    Mapping and validating a pile allocate a few objects per sentence (claims, citations,
+    their lists), none in a reference cycle, so a collection finds nothing to free; but each
+    full one walks every object of the pile, which cost about as much CPU as mapping itself
+    at 10,000 articles. Once the block ends, the collector runs as before and takes the new
+    objects in as its youngest generation.
+    """
+    was_running = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_running:
+            gc.enable()
 
 
 def _lap(timings: dict[str, float], stage: str, since: float) -> float:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from decimal import Decimal
+from unittest import mock
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from briefer.grounding.matching import extract_numbers, normalize_for_match
+from briefer.grounding import validator
+from briefer.grounding.matching import (
+    NORMALIZED_SENTENCE_CLOSE,
+    SENTENCE_CLOSE,
+    extract_numbers,
+    normalize_for_match,
+)
+from briefer.grounding.support import is_verbatim, is_verbatim_as_written
 from briefer.grounding.validator import check_bullet, check_claim, validate_claims
 from briefer.models import Bullet, Citation, Claim, Passage
 
@@ -353,3 +363,286 @@ def test_check_claim_reports_a_repeated_bad_citation_once() -> None:
         PASSAGES,
     )
     assert [r.code for r in reasons] == ["unknown_passage", "quote_not_found"]
+
+
+# --- the extractive fast path: the same decisions as every check ---------------------------
+
+# Statements of every shape a validator meets: an extractive engine's (sentences of their
+# passage quoting themselves) and a model's (paraphrases, changed numbers, quotes that are not
+# verbatim, several citations), including ones shaped like an extractive claim that are not
+# whole sentences of their passage.
+FAST_PATH_CASES = [
+    # extractive: whole sentences, each its own quote
+    (BODIES.text, (BODIES.id, BODIES.text)),
+    (RETURN.text, (RETURN.id, RETURN.text)),
+    (SBU.text, (SBU.id, SBU.text)),
+    (TRUCE.text, (TRUCE.id, TRUCE.text)),
+    (
+        "“Despite this,” he said before the talks began, “we will attempt to achieve at least "
+        "some progress on the path toward peace.”",
+        (
+            PEACE.id,
+            "“Despite this,” he said before the talks began, “we will attempt to achieve "
+            "at least some progress on the path toward peace.”",
+        ),
+    ),
+    (
+        "Zelensky criticized Russia for not sharing its memorandum ahead of time.",
+        (PEACE.id, "Zelensky criticized Russia for not sharing its memorandum ahead of time."),
+    ),
+    # shaped like an extractive claim, but not whole sentences: mid-sentence, no full stop
+    (
+        "both nations did agree to return the remains of approximately 12,000 soldiers.",
+        (
+            BODIES.id,
+            "both nations did agree to return the remains of approximately 12,000 soldiers.",
+        ),
+    ),
+    (
+        "Russia would return the bodies of 6,000 Ukrainian soldiers in the coming week.",
+        (
+            RETURN.id,
+            "Russia would return the bodies of 6,000 Ukrainian soldiers in the coming week.",
+        ),
+    ),
+    (
+        "However, both nations did agree to return the remains",
+        (BODIES.id, "However, both nations did agree to return the remains"),
+    ),
+    (
+        "Russia had proposed a much narrower ceasefire",
+        (TRUCE.id, "Russia had proposed a much narrower ceasefire"),
+    ),
+    ("   ", (BODIES.id, "   ")),
+    ("", (BODIES.id, "")),
+    # its own quote, but from another passage or an unknown one, or not as written
+    (BODIES.text, (RETURN.id, BODIES.text)),
+    (BODIES.text, ("S9.P1", BODIES.text)),
+    (BODIES.text.upper(), (BODIES.id, BODIES.text.upper())),
+    (
+        "However,  both nations did agree to return the remains of approximately 12,000 soldiers.",
+        (
+            BODIES.id,
+            "However,  both nations did agree to return the remains of approximately "
+            "12,000 soldiers.",
+        ),
+    ),
+    # a model's: paraphrases, changed numbers, quotes not verbatim, several citations
+    (
+        "Both countries agreed to return about 12,000 soldiers' remains.",
+        (
+            BODIES.id,
+            "both nations did agree to return the remains of approximately 12,000 soldiers",
+        ),
+    ),
+    (
+        "Both countries agreed to return about 13,000 soldiers' remains.",
+        (
+            BODIES.id,
+            "both nations did agree to return the remains of approximately 12,000 soldiers",
+        ),
+    ),
+    (
+        "However, both nations did agree to return the remains of approximately 13,000 soldiers.",
+        (
+            BODIES.id,
+            "However, both nations did agree to return the remains of approximately "
+            "13,000 soldiers.",
+        ),
+    ),
+    ("Russia will hand back 6,000 bodies.", (RETURN.id, "the bodies of 6,000 Ukrainian soldiers")),
+    ("Russia will hand back 6,000 bodies.", (RETURN.id, "the corpses of 6,000 soldiers")),
+    (
+        "Ukraine proposed a brief truce of two to three days.",
+        (TRUCE_REWRITE.id, TRUCE_REWRITE.text),
+    ),
+    (
+        "Ukraine demanded a 30-day ceasefire; Russia offered two or three days.",
+        (TRUCE.id, "an unconditional 30-day ceasefire"),
+        (TRUCE_REWRITE.id, "a brief truce lasting two to three days"),
+    ),
+    (BODIES.text, (BODIES.id, BODIES.text), (RETURN.id, RETURN.text)),
+    ("Talks collapsed.",),
+]
+
+
+def case_claim(case: tuple[str | tuple[str, str], ...], claim_id: str = "c1") -> Claim:
+    text, *citations = case
+    assert isinstance(text, str)
+    return claim(text, *(c for c in citations if isinstance(c, tuple)), claim_id=claim_id)
+
+
+def every_check() -> mock._patch[mock.MagicMock]:
+    """Patch the fast path away: the validator then makes every check of every claim."""
+    return mock.patch.object(validator, "_holds_by_construction", return_value=False)
+
+
+@pytest.mark.parametrize("case", FAST_PATH_CASES)
+def test_the_fast_path_decides_as_every_check_does(case: tuple[str | tuple[str, str], ...]) -> None:
+    statement = case_claim(case)
+    fast = check_claim(statement, PASSAGES)
+    with every_check():
+        assert fast == check_claim(statement, PASSAGES)
+
+
+def test_the_fast_path_takes_extractive_claims_and_leaves_the_rest() -> None:
+    # Not vacuous: the cases above hold claims it passes, and claims every check rejects.
+    evidence = validator._Evidence(PASSAGES)
+    statements = [case_claim(case, f"c{i}") for i, case in enumerate(FAST_PATH_CASES)]
+    taken = [
+        s.id for s in statements if validator._holds_by_construction(s.text, s.citations, evidence)
+    ]
+    assert taken == ["c0", "c1", "c2", "c3", "c4", "c5"]
+    accepted, rejected = validate_claims(statements, PASSAGES, stage="map")
+    with every_check():
+        assert (accepted, rejected) == validate_claims(statements, PASSAGES, stage="map")
+    assert len(accepted) > len(taken) and len(rejected) > len(taken)
+
+
+SENTENCE_TEXT = st.lists(
+    st.sampled_from(["Ab", "cd", "12", ".", "!", "?", ";", ":", "'", "’", "”", ")", " ", "\n"]),
+    min_size=1,
+    max_size=30,
+).map("".join)
+
+
+@settings(deadline=None)  # the first support check of a run is slow on a loaded machine
+@given(text=SENTENCE_TEXT, data=st.data())
+def test_the_fast_path_decides_as_every_check_does_on_any_self_quote(
+    text: str, data: st.DataObject
+) -> None:
+    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
+    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    statement = claim(text[start:end], ("S1.P1", text[start:end]))
+    passages = {"S1.P1": make_passage("S1.P1", text)}
+    fast = check_claim(statement, passages)
+    with every_check():
+        assert fast == check_claim(statement, passages)
+
+
+def verbatim_as_first_written(text: str, evidence: list[str]) -> bool:
+    """``is_verbatim`` as first written: the text before a match stripped of whitespace."""
+    claim = normalize_for_match(text)
+    if not claim or claim[-1] not in ".!?\"')]":
+        return False
+    for passage in evidence:
+        haystack = normalize_for_match(passage)
+        at = haystack.find(claim)
+        while at >= 0:
+            before = haystack[:at].rstrip()
+            if not before or before[-1] in ".!?\"')]":
+                return True
+            at = haystack.find(claim, at + 1)
+    return False
+
+
+@settings(deadline=None)  # the first support check of a run is slow on a loaded machine
+@given(text=SENTENCE_TEXT | PASSAGE_TEXT, data=st.data())
+def test_is_verbatim_decides_as_first_written(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
+    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    statement = data.draw(st.sampled_from([text[start:end], text[start:end] + ".", "Ab."]))
+    assert is_verbatim(statement, [text]) == verbatim_as_first_written(statement, [text])
+
+
+@pytest.mark.parametrize(
+    ("passage", "statement", "verbatim"),
+    [
+        ("Cd ef.", "Cd ef.", True),
+        ("Ab. Cd ef.", "Cd ef.", True),
+        ("Ab.\n \t Cd ef.", "Cd ef.", True),
+        ("“Ab,” he said. “Cd ef.”", "“Cd ef.”", True),
+        ("Ab; Cd ef.", "Cd ef.", False),
+        ("Ab Cd ef.", "Cd ef.", False),
+        ("Ab, cd ef. Cd ef.", "Cd ef.", True),  # the second match starts a sentence
+        ("Ab. Cd ef", "Cd ef", False),
+    ],
+)
+def test_is_verbatim_wants_whole_sentences(passage: str, statement: str, verbatim: bool) -> None:
+    assert is_verbatim(statement, [passage]) is verbatim
+    assert verbatim_as_first_written(statement, [passage]) is verbatim
+
+
+# What lets is_verbatim_as_written imply is_verbatim, checked on every assigned character
+# (unassigned and private-use ones casefold to themselves and are not whitespace).
+@functools.cache
+def every_character() -> list[str]:
+    return [
+        c for c in map(chr, range(0x110000)) if unicodedata.category(c) not in ("Cn", "Co", "Cs")
+    ]
+
+
+def test_normalizing_maps_whitespace_to_whitespace_and_the_rest_to_words() -> None:
+    # Between two letters, a whitespace character normalizes to the one space between them,
+    # any other to one or more characters none of which is whitespace: so collapsing
+    # whitespace never merges or splits words, and a slice is found after its prefix.
+    odd = []
+    for char in every_character():
+        normalized = normalize_for_match(f"a{char}a")
+        if char.isspace():
+            if normalized != "a a":
+                odd.append(char)
+        elif " " in normalized or len(normalized) < 3:
+            odd.append(char)
+    assert odd == []
+
+
+def test_sentence_close_is_what_normalizes_to_a_sentence_close() -> None:
+    normalized = {c: normalize_for_match(c) for c in every_character()}
+    closing = {c for c, n in normalized.items() if n and n[-1] in NORMALIZED_SENTENCE_CLOSE}
+    assert closing == SENTENCE_CLOSE
+
+
+@pytest.mark.parametrize(
+    ("passage", "statement"),
+    [
+        ("Cd ef.", "Cd ef."),
+        ("Ab.\n \t Cd ef.", "Cd ef."),
+        ("“Ab,” he said. “Cd ef.”", "“Cd ef.”"),
+        ("Ab…  Cd ef’", "Cd ef’"),
+    ],
+)
+def test_is_verbatim_as_written_finds_whole_sentences(passage: str, statement: str) -> None:
+    assert is_verbatim_as_written(statement, passage)
+    assert is_verbatim(statement, [passage])
+
+
+@pytest.mark.parametrize(
+    ("passage", "statement"),
+    [
+        ("Ab; Cd ef.", "Cd ef."),
+        ("Ab Cd ef.", "Cd ef."),
+        ("Ab. Cd ef", "Cd ef"),
+        ("Ab. Cd ef. ", "Cd ef. "),
+        ("Ab.  Cd ef.", " Cd ef."),
+        ("Ab. CD EF.", "Cd ef."),  # is_verbatim's, not as written
+        ("Ab, cd ef. Cd ef.", "cd ef."),  # only the first match as written is looked at
+    ],
+)
+def test_is_verbatim_as_written_leaves_the_rest_to_is_verbatim(
+    passage: str, statement: str
+) -> None:
+    assert not is_verbatim_as_written(statement, passage)
+
+
+@settings(deadline=None)
+@given(text=SENTENCE_TEXT | PASSAGE_TEXT, data=st.data())
+def test_is_verbatim_as_written_implies_is_verbatim(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
+    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    if is_verbatim_as_written(text[start:end], text):
+        assert is_verbatim(text[start:end], [text])
+
+
+def test_a_repeated_statement_gets_the_same_support_reasons_each_time() -> None:
+    # Support is checked once per distinct statement and evidence in a call, shared after.
+    quote = ("S4.P15", "Russia would return the bodies of 6,000 Ukrainian soldiers")
+    repeated = [
+        claim("Poland would return the bodies of 6,000 soldiers.", quote, claim_id=f"c{i}")
+        for i in range(3)
+    ]
+    accepted, rejected = validate_claims(repeated, PASSAGES, stage="map")
+    alone = [check_claim(c, PASSAGES) for c in repeated]
+    assert accepted == []
+    assert [r.reasons for r in rejected] == alone
+    assert [r.code for r in alone[0]] == ["name_not_in_evidence"]

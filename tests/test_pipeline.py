@@ -6,8 +6,11 @@ records what the pipeline asked it. Sentences come from the seed articles.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Sequence
+
+import pytest
 
 from briefer.models import (
     Briefing,
@@ -25,7 +28,7 @@ from briefer.models import (
     Span,
     Usage,
 )
-from briefer.pipeline import build_briefing
+from briefer.pipeline import _collector_paused, build_briefing
 
 PARAGRAPHS = [
     "Monday’s talks, held in Istanbul, Turkey, lasted just over an hour. The only concrete "
@@ -267,3 +270,19 @@ def test_each_version_of_a_disagreement_is_checked_against_its_own_evidence() ->
     assert briefing.bullets == []
     [rejected] = briefing.rejected
     assert [r.code for r in rejected.reasons] == ["number_not_in_evidence"]
+
+
+def test_the_collector_is_paused_for_the_block_and_left_as_it_was() -> None:
+    was_running = gc.isenabled()
+    try:
+        for running in (True, False):
+            (gc.enable if running else gc.disable)()
+            with _collector_paused():
+                assert not gc.isenabled()
+            assert gc.isenabled() is running
+        gc.enable()
+        with pytest.raises(KeyError), _collector_paused():
+            raise KeyError("a failing stage")
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was_running else gc.disable)()

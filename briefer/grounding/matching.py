@@ -33,6 +33,13 @@ _MATCH_REPLACEMENTS = (
     ("\N{HORIZONTAL ELLIPSIS}", "..."),
 )
 
+# What ends a sentence in a normalized text; and the characters whose normalized form ends
+# in one of those (tests/test_grounding.py checks every character).
+NORMALIZED_SENTENCE_CLOSE = ".!?\"')]"
+SENTENCE_CLOSE = frozenset(
+    NORMALIZED_SENTENCE_CLOSE + _SINGLE_QUOTES + _DOUBLE_QUOTES + "\N{HORIZONTAL ELLIPSIS}"
+)
+
 
 def normalize_for_match(text: str) -> str:
     """Return ``text`` casefolded, with straight quotes, ASCII dashes and single spaces."""

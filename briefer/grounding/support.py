@@ -31,7 +31,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from briefer.grounding.matching import find_numbers, normalize_for_match
+from briefer.grounding.matching import (
+    NORMALIZED_SENTENCE_CLOSE,
+    SENTENCE_CLOSE,
+    find_numbers,
+    normalize_for_match,
+)
 from briefer.grounding.quantities import check_number_kinds, check_numbers_stated
 from briefer.grounding.support_text import (
     ALIGN_ITEMS,
@@ -94,17 +99,39 @@ def check_support(
 def is_verbatim(text: str, evidence: Sequence[str]) -> bool:
     """Tell whether ``text`` is whole sentences copied from one of the ``evidence`` texts."""
     claim = normalize_for_match(text)
-    if not claim or claim[-1] not in ".!?\"')]":
+    if not claim or claim[-1] not in NORMALIZED_SENTENCE_CLOSE:
         return False
     for passage in evidence:
         haystack = _normalized(passage)
         at = haystack.find(claim)
         while at >= 0:
-            before = haystack[:at].rstrip()
-            if not before or before[-1] in ".!?\"')]":
+            # A normalized text holds no whitespace but single spaces between words, so the
+            # character before the match, past one space, is what ends the text before it.
+            before = at - 2 if at > 0 and haystack[at - 1] == " " else at - 1
+            if before < 0 or haystack[before] in NORMALIZED_SENTENCE_CLOSE:
                 return True
             at = haystack.find(claim, at + 1)
     return False
+
+
+def is_verbatim_as_written(text: str, passage: str) -> bool:
+    """Tell whether ``text`` is found as written in ``passage``, where a sentence starts.
+
+    Cheaper than ``is_verbatim``, which it implies: ``normalize_for_match`` maps each
+    character on its own (whitespace to whitespace, any other character to characters that
+    are not whitespace) and then collapses whitespace, so the slice is found normalized too,
+    right after the normalized form of what precedes it. False says nothing either way (only
+    the first match is looked at, as written): ``is_verbatim`` then decides.
+    """
+    if not text or text[0].isspace() or text[-1] not in SENTENCE_CLOSE:
+        return False
+    at = passage.find(text)
+    if at < 0:
+        return False
+    before = at - 1
+    while before >= 0 and passage[before].isspace():
+        before -= 1
+    return before < 0 or passage[before] in SENTENCE_CLOSE
 
 
 @lru_cache(maxsize=8192)
@@ -129,7 +156,7 @@ def find_support_problems(
     reasons += _check_binding(sentences, pool)
     reasons += _check_polarity(sentences, pool)
     reasons += _check_attribution(sentences, pool)
-    if quotes:
+    if quotes and text not in quotes:  # a statement that is its own quote carries all of it
         reasons += _check_quotes(text, quotes)
     return reasons
 

@@ -4,6 +4,9 @@ Shared by every engine. A statement is grounded when it cites passages that exis
 quote is verbatim (after ``normalize_for_match``) in the passage it cites, and every number
 in the statement's own text also occurs among the numbers of the cited passages (v1); and
 when the cited passages support what it says (v2: ``briefer.grounding.support``).
+
+An extractive claim (a sentence of its passage, quoting itself) passes all of them by
+construction; it is recognised as written and skips them (``_holds_by_construction``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from briefer.grounding.matching import extract_numbers, find_numbers, normalize_for_match
-from briefer.grounding.support import check_support
+from briefer.grounding.support import check_support, is_verbatim_as_written
 from briefer.models import Bullet, Citation, Claim, Passage, Reason, RejectedClaim
 
 # --- checks --------------------------------------------------------------------------
@@ -25,6 +28,7 @@ class _Evidence:
         self._passages = passages
         self._texts: dict[str, str] = {}
         self._numbers: dict[str, frozenset[Decimal]] = {}
+        self._support: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[Reason]] = {}
 
     def __contains__(self, passage_id: str) -> bool:
         return passage_id in self._passages
@@ -41,6 +45,17 @@ class _Evidence:
         if passage_id not in self._numbers:
             self._numbers[passage_id] = frozenset(extract_numbers(self._passages[passage_id].text))
         return self._numbers[passage_id]
+
+    def support(self, text: str, sources: tuple[str, ...], quotes: tuple[str, ...]) -> list[Reason]:
+        """Return ``check_support`` of a statement that passed v1's checks, once per call.
+
+        Its reasons depend on these texts alone; the same sentence repeated in a pile
+        with the same passage (a near-duplicate article) is checked once.
+        """
+        key = (text, sources, quotes)
+        if key not in self._support:
+            self._support[key] = check_support(text, sources, quotes, numbers_checked=True)
+        return self._support[key]
 
 
 def check_claim(
@@ -80,6 +95,8 @@ def validate_claims(
 def _check(
     text: str, citations: Sequence[Citation], evidence: _Evidence, support: bool
 ) -> list[Reason]:
+    if _holds_by_construction(text, citations, evidence):
+        return []  # an extractive claim passes every check below by construction: skipped
     if not citations:
         return [Reason(code="no_citation", message="It cites no passage as evidence.")]
     reasons: list[Reason] = []
@@ -115,11 +132,28 @@ def _check(
     if support and known and not reasons:
         # Support is judged on real evidence only: a statement that fails the checks above
         # keeps exactly their reasons.
-        quotes = [c.quote for c in citations]
-        reasons += check_support(
-            text, [evidence.source_text(pid) for pid in known], quotes, numbers_checked=True
-        )
+        quotes = tuple(c.quote for c in citations)
+        reasons += evidence.support(text, tuple(evidence.source_text(pid) for pid in known), quotes)
     return list(dict.fromkeys(reasons))  # the same bad quote cited twice is one reason
+
+
+def _holds_by_construction(text: str, citations: Sequence[Citation], evidence: _Evidence) -> bool:
+    """Tell whether the statement is grounded by construction, as an extractive claim is.
+
+    Such a statement cites one passage and quotes its own text, which is found there as
+    written, where a sentence starts, and ends a sentence (``is_verbatim_as_written``). The
+    checks in ``_check`` would all pass it: the passage exists; the quote, found as written
+    and not blank, is found; the number check is skipped for a statement that is its own
+    quote; and ``check_support`` returns at once, as the statement ``is_verbatim`` in its
+    evidence. So they are skipped. A statement shaped otherwise (a model's) or not found so
+    (a sentence after a semicolon) goes through every check.
+    """
+    if len(citations) != 1:
+        return False
+    citation = citations[0]
+    if citation.quote != text or citation.passage_id not in evidence:
+        return False
+    return is_verbatim_as_written(text, evidence.source_text(citation.passage_id))
 
 
 def _quote_is_in(citation: Citation, evidence: _Evidence) -> bool:

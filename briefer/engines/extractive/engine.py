@@ -147,21 +147,29 @@ class ExtractiveEngine:
     def map_chunks(self, chunks: Sequence[Chunk], options: BriefOptions) -> list[Claim]:
         """Return one self-quoting claim per statement-like sentence of each chunk."""
         claims: list[Claim] = []
+        # Most sentences of a pile repeat (near-duplicate articles, shared paragraphs): each
+        # distinct text is judged once, and its claims share one copy of it (None: not a
+        # statement). The table lives for this call only.
+        statement_of: dict[str, str | None] = {}
         for chunk in chunks:
             for passage in chunk.passages:
                 for number, span in enumerate(passage.sentences, start=1):
                     text = _source_slice(passage, span.start, span.end)
-                    if not _is_statement(text):
+                    if text in statement_of:
+                        shared = statement_of[text]
+                    else:
+                        shared = statement_of[text] = text if _is_statement(text) else None
+                    if shared is None:
                         continue
                     claims.append(  # built without re-validation: our own ids and text
                         construct_trusted(
                             Claim,
                             _CLAIM_FIELDS,
                             id=f"{passage.id}.s{number}",
-                            text=text,
+                            text=shared,
                             citations=[
                                 construct_trusted(
-                                    Citation, _CITATION_FIELDS, passage_id=passage.id, quote=text
+                                    Citation, _CITATION_FIELDS, passage_id=passage.id, quote=shared
                                 )
                             ],
                             chunk_id=chunk.id,
