@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import pytest
 
@@ -286,3 +286,45 @@ def test_the_collector_is_paused_for_the_block_and_left_as_it_was() -> None:
         assert gc.isenabled()
     finally:
         (gc.enable if was_running else gc.disable)()
+
+
+class CollectorWatchingEngine(ScriptedEngine):
+    """A scripted engine that notes whether the collector runs while each stage works."""
+
+    def __init__(self, claims: Sequence[Claim]) -> None:
+        super().__init__(claims)
+        self.collector_running: dict[str, bool] = {}
+
+    def map_chunks(self, chunks: Sequence[Chunk], options: BriefOptions) -> list[Claim]:
+        self.collector_running["map"] = gc.isenabled()
+        return super().map_chunks(chunks, options)
+
+    def reduce_claims(
+        self,
+        claims: Sequence[Claim],
+        sources: Sequence[Source],
+        passages: dict[str, Passage],
+        options: BriefOptions,
+    ) -> Draft:
+        self.collector_running["reduce"] = gc.isenabled()
+        return super().reduce_claims(claims, sources, passages, options)
+
+
+class StreamingCollectorWatchingEngine(CollectorWatchingEngine):
+    """The same, streaming its claims as the chunks come (as the LLM engine does)."""
+
+    def map_stream(self, chunks: Iterable[Chunk], options: BriefOptions) -> Iterator[list[Claim]]:
+        self.collector_running["map"] = gc.isenabled()
+        list(chunks)
+        yield list(self.claims)
+
+
+def test_an_in_process_engine_works_with_the_collector_paused_a_streaming_one_does_not() -> None:
+    assert gc.isenabled()
+    offline = CollectorWatchingEngine([TALKS])
+    assert _brief(offline).bullets
+    assert offline.collector_running == {"map": False, "reduce": False}
+    assert gc.isenabled()  # resumed after the run
+    streaming = StreamingCollectorWatchingEngine([TALKS])
+    assert _brief(streaming).bullets
+    assert streaming.collector_running == {"map": True, "reduce": True}
