@@ -323,10 +323,15 @@ PASSAGE_TEXT = st.text(
 )
 
 
+def _draw_slice(text: str, data: st.DataObject) -> tuple[int, int]:
+    """Draw the bounds of a non-empty slice of ``text``."""
+    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
+    return start, data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+
+
 @given(text=PASSAGE_TEXT, data=st.data())
 def test_any_substring_of_a_passage_is_an_accepted_quote(text: str, data: st.DataObject) -> None:
-    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
-    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    start, end = _draw_slice(text, data)
     quote = text[start:end]
     assume(quote.strip())
     passages = {"S1.P1": make_passage("S1.P1", text)}
@@ -340,8 +345,7 @@ def test_a_slice_of_a_passage_is_found_in_it_after_normalising(
     text: str, data: st.DataObject
 ) -> None:
     # What lets the validator accept a quote found as written without normalising it.
-    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
-    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    start, end = _draw_slice(text, data)
     assert normalize_for_match(text[start:end]) in normalize_for_match(text)
 
 
@@ -511,8 +515,7 @@ SENTENCE_TEXT = st.lists(
 def test_the_fast_path_decides_as_every_check_does_on_any_self_quote(
     text: str, data: st.DataObject
 ) -> None:
-    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
-    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    start, end = _draw_slice(text, data)
     statement = claim(text[start:end], ("S1.P1", text[start:end]))
     passages = {"S1.P1": make_passage("S1.P1", text)}
     fast = check_claim(statement, passages)
@@ -539,8 +542,7 @@ def verbatim_as_first_written(text: str, evidence: list[str]) -> bool:
 @settings(deadline=None)  # the first support check of a run is slow on a loaded machine
 @given(text=SENTENCE_TEXT | PASSAGE_TEXT, data=st.data())
 def test_is_verbatim_decides_as_first_written(text: str, data: st.DataObject) -> None:
-    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
-    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    start, end = _draw_slice(text, data)
     statement = data.draw(st.sampled_from([text[start:end], text[start:end] + ".", "Ab."]))
     assert is_verbatim(statement, [text]) == verbatim_as_first_written(statement, [text])
 
@@ -628,8 +630,7 @@ def test_is_verbatim_as_written_leaves_the_rest_to_is_verbatim(
 @settings(deadline=None)
 @given(text=SENTENCE_TEXT | PASSAGE_TEXT, data=st.data())
 def test_is_verbatim_as_written_implies_is_verbatim(text: str, data: st.DataObject) -> None:
-    start = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
-    end = data.draw(st.integers(min_value=start + 1, max_value=len(text)))
+    start, end = _draw_slice(text, data)
     if is_verbatim_as_written(text[start:end], text):
         assert is_verbatim(text[start:end], [text])
 
