@@ -174,3 +174,31 @@ def test_tiktoken_pieces_stay_exact_when_their_memory_is_cleared(
     texts = ["Talks began late on Monday.", "Talks ended, late.", " 1,200 POWs\n\n x"] * 2
     assert [counter.count(t) for t in texts] == [tiktoken_count(t) for t in texts]  # type: ignore[operator]
     assert len(counter._piece_tokens) <= 3
+
+
+def test_a_tiktoken_without_its_piece_encoder_counts_whole_texts(
+    monkeypatch: pytest.MonkeyPatch, tiktoken_count: object
+) -> None:
+    # `_encode_single_piece` is tiktoken's private method: without it, counts stay exact.
+    class WholeTextsOnly:
+        def __init__(self) -> None:
+            self.encoded: list[str] = []
+            self._real = _load_offline_encoding()
+
+        def encode(self, text: str, disallowed_special: object = ()) -> list[int]:
+            self.encoded.append(text)
+            return self._real.encode(text, disallowed_special=disallowed_special)  # type: ignore[attr-defined, no-any-return]
+
+    encoding = WholeTextsOnly()
+    monkeypatch.setattr(tokens, "_encoding", lambda: encoding)
+    monkeypatch.setattr(tokens, "_python_chars_left", -1)  # the start-up budget spent
+    tokens._tiktoken_pieces.cache_clear()
+    count_tokens.cache_clear()
+    try:
+        assert tokens._tiktoken_pieces() is None
+        text = "Talks began late on Monday, 1,200 POWs were swapped."
+        assert count_tokens(text) == tiktoken_count(text)  # type: ignore[operator]
+        assert encoding.encoded == [text]
+    finally:
+        tokens._tiktoken_pieces.cache_clear()
+        count_tokens.cache_clear()
