@@ -256,3 +256,19 @@ def test_positions_and_places_count_each_source_in_statement_order() -> None:
     assert _places(statements) == places
     expected = np.asarray(1.0 / np.sqrt(1.0 + np.asarray(ranks, dtype=np.float32)), np.float32)
     assert _positions(statements).tolist() == expected.tolist()
+
+
+def test_statements_without_any_concept_give_no_bullets_instead_of_failing(
+    tmp_path: Path,
+) -> None:
+    # Only stop words and no numbers: nothing to cover, so nothing is picked (the numpy
+    # concept tables are empty then, which once raised an IndexError).
+    article = tmp_path / "a.txt"
+    article.write_text(
+        "It is what it is, and that is all there is to it now.\n\n"
+        "It was what it was, and they were all there with us then.\n",
+        encoding="utf-8",
+    )
+    briefing = build_briefing(read_sources([str(article)]), ExtractiveEngine(), BriefOptions())
+    assert briefing.grounding is not None and briefing.grounding.claims_checked == 2
+    assert briefing.bullets == []
