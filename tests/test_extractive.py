@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -211,8 +213,14 @@ def test_concept_weights_are_the_walk_over_every_statement_bit_for_bit() -> None
 
 def test_numbered_concepts_name_the_same_concepts_as_their_strings() -> None:
     # Two texts share a concept number exactly when they share the concept's string.
-    from briefer.engines.extractive.engine import _concepts, _distinct_texts, _numbered_concepts
+    from briefer.engines.extractive.engine import _distinct_texts, _numbered_concepts
     from briefer.engines.extractive.synthesis import Statement
+    from briefer.grounding.matching import extract_numbers
+
+    def concepts_as_strings(text: str, stems: Sequence[str]) -> set[str]:
+        # What the engine named concepts before numbering them: stem bigrams and numbers.
+        numbers = {str(n) for n in extract_numbers(text)}
+        return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | numbers
 
     texts = [
         "Ukraine and Russia agreed to exchange 1,200 prisoners on Monday.",
@@ -225,7 +233,10 @@ def test_numbered_concepts_name_the_same_concepts_as_their_strings() -> None:
     ]
     distinct = _distinct_texts([Statement(text=t, source_id="s", root_id="r") for t in texts])
     table = _numbered_concepts(distinct)
-    strings = [_concepts(t, stems) for t, stems in zip(distinct.texts, distinct.stems, strict=True)]
+    strings = [
+        concepts_as_strings(t, stems)
+        for t, stems in zip(distinct.texts, distinct.stems, strict=True)
+    ]
     numbers = [table.of(t) for t in range(len(distinct.texts))]
     for t in range(len(strings)):
         for u in range(len(strings)):

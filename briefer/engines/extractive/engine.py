@@ -46,14 +46,13 @@ from briefer.engines.extractive.synthesis import (
     entries_of,
     figures_conflict,
     find_disagreements,
-    misspelling_rates_of_names,
+    misspelling_rates,
     names_in,
     numbers_in,
     row_sums,
     similarity_rows,
     vectorize,
 )
-from briefer.grounding.matching import extract_numbers
 from briefer.models import (
     DIFFERENCES_TITLE,
     Audience,
@@ -294,20 +293,13 @@ def _cleanliness(
         )
         for start, end in itertools.pairwise(bounds)
     }
-    rates = misspelling_rates_of_names(names)
+    rates = misspelling_rates(names)
     clean = np.asarray(
         [1.0 - min(0.6, max(0.0, rates[root] - MISSPELLING_ALLOWANCE) * 8) for root in root_names],
         dtype=np.float32,
     )
     found: np.ndarray = clean[root_of]
     return found
-
-
-def _concepts(text: str, stems: Sequence[str]) -> set[str]:
-    """Return the concepts a sentence covers: bigrams of its stemmed content words (``stems``)
-    and numbers."""
-    numbers = [str(n) for n in extract_numbers(text)]
-    return {f"{a} {b}" for a, b in itertools.pairwise(stems)} | set(numbers)
 
 
 @dataclass(frozen=True)
@@ -335,7 +327,8 @@ class _ConceptTable:
 
 
 def _numbered_concepts(distinct: _DistinctTexts) -> _ConceptTable:
-    """Return each distinct text's concepts (those ``_concepts`` names), numbered.
+    """Return each distinct text's concepts, numbered: the bigrams of its stemmed content
+    words ("exchang prison") and its numbers ("1200").
 
     Built in numpy rather than as strings: a bigram is a pair of stem numbers (a stem holds no
     space, so the string "a b" names exactly one pair) and a number is its string (never a

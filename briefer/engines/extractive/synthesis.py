@@ -314,18 +314,14 @@ def names_in(text: str) -> set[str]:
     return set(_NAME.findall(text))
 
 
-def misspelling_rates(texts: dict[str, str]) -> dict[str, float]:
-    """Return, per independent source, the share of its names that others spell differently.
+def misspelling_rates(names: dict[str, set[str]]) -> dict[str, float]:
+    """Return, per independent source, the share of its names (``names_in`` of its text) that
+    others spell differently.
 
     A machine-translated or garbled page writes "Zellinski" and "Luansk" where every other
     source writes "Zelensky" and "Luhansk"; a clean report rarely does. Inflections
     ("President"/"Presidents") do not count.
     """
-    return misspelling_rates_of_names({key: names_in(text) for key, text in texts.items()})
-
-
-def misspelling_rates_of_names(names: dict[str, set[str]]) -> dict[str, float]:
-    """Return ``misspelling_rates`` from each source's names (``names_in`` of its text)."""
     from rapidfuzz import fuzz, process
 
     # How many sources spell each name: a name another source also writes is shared, and
