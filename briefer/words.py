@@ -70,10 +70,18 @@ def _below_first_cjk(text: str) -> bool:
     without max()'s Python-level walk over the characters."""
     # In UTF-8 a code point from U+3000 up (a surrogate too, with "surrogatepass") starts with
     # a byte from E3 up, and every other byte is below E3: delete those and see what is left.
-    return text.isascii() or not text.encode("utf-8", "surrogatepass").translate(None, _BELOW_E3)
+    return not _has_utf8_byte_outside(text, _BELOW_E3)
 
 
 _BELOW_E3 = bytes(range(0xE3))
+
+
+def _has_utf8_byte_outside(text: str, ignored: bytes) -> bool:
+    """Tell whether ``text``'s UTF-8 form holds a byte not in ``ignored`` (which holds every
+    ASCII byte): a test of which lead bytes occur, at C speed."""
+    if text.isascii():
+        return False
+    return bool(text.encode("utf-8", "surrogatepass").translate(None, ignored))
 
 
 def match_words(text: str) -> list[str]:
@@ -106,7 +114,7 @@ def unsupported_script(text: str) -> str | None:
     split it into words and sentences; else None."""
     # Their letters (U+0E00..U+109F) start with byte E0 or E1 in UTF-8: a text with neither
     # byte (most texts) is ruled out without the slower search.
-    if text.isascii() or not text.encode("utf-8", "surrogatepass").translate(None, _NOT_E0_E1):
+    if not _has_utf8_byte_outside(text, _NOT_E0_E1):
         return None
     if not _ANY_UNSUPPORTED.search(text):
         return None

@@ -224,7 +224,7 @@ def _read_source(
     # Built without validation: every field is ours, of its declared type (the id S<n>).
     return construct_trusted(
         Source,
-        set(_SOURCE_FIELDS),
+        _SOURCE_FIELDS,
         id=source_id,
         title=html_title or title or (path.stem if path else shown.strip("<>")),
         origin=shown,
@@ -237,7 +237,9 @@ def _read_source(
     )
 
 
-_SOURCE_FIELDS = (
+# The fields _read_source builds a Source with: one set shared by every source (as chunking
+# does for its models), not a set per file.
+_SOURCE_FIELDS = {
     "id",
     "title",
     "origin",
@@ -247,7 +249,7 @@ _SOURCE_FIELDS = (
     "encoding",
     "sha256",
     "published",
-)
+}
 
 
 def _decode(data: bytes, shown: str, warn: Callable[[str], None]) -> tuple[str, str]:
